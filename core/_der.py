@@ -1,0 +1,442 @@
+"""A small DER reader for the few certificate fields the inventory needs.
+
+``cryptography`` parses and validates every certificate first; this module then reads the
+fields the inventory keeps straight from the DER bytes.  Going through cryptography's object
+API for every field costs six to eight times the parse itself (building ``Name`` and extension
+objects); reading a handful of TLVs here costs a fraction of that.  The tests compare every
+field with cryptography's own answers on real-world certificates.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+__all__ = ["CertFields", "DerError", "format_name", "read_certificate", "read_spki"]
+
+
+class DerError(ValueError):
+    """The DER encoding is not what a certificate should be."""
+
+
+def _tlv(buf: bytes, pos: int) -> tuple[int, int, int]:
+    """Return (tag, start of value, end of value) of the TLV at ``pos``."""
+    try:
+        tag = buf[pos]
+        first = buf[pos + 1]
+    except IndexError:
+        raise DerError("truncated") from None
+    if first < 0x80:
+        start = pos + 2
+        end = start + first
+    else:
+        n = first & 0x7F
+        if n == 0 or n > 4:
+            raise DerError("unsupported length")
+        start = pos + 2 + n
+        end = start + int.from_bytes(buf[pos + 2 : start], "big")
+    if end > len(buf):
+        raise DerError("truncated")
+    return tag, start, end
+
+
+def _children(buf: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
+    out = []
+    pos = start
+    while pos < end:
+        t = _tlv(buf, pos)
+        out.append(t)
+        pos = t[2]
+    return out
+
+
+def _oid(raw: bytes) -> str:
+    if not raw:
+        return ""
+    first = raw[0]
+    parts = [str(min(first // 40, 2)), str(first - 40 * min(first // 40, 2))]
+    value = 0
+    for b in raw[1:]:
+        value = (value << 7) | (b & 0x7F)
+        if not b & 0x80:
+            parts.append(str(value))
+            value = 0
+    return ".".join(parts)
+
+
+# Short names as in RFC 4514 and cryptography's ``rfc4514_string`` plus the few OpenSSL
+# names sysadmins read every day (emailAddress, serialNumber …).
+NAME_OIDS: dict[str, str] = {
+    "2.5.4.3": "CN",
+    "2.5.4.7": "L",
+    "2.5.4.8": "ST",
+    "2.5.4.10": "O",
+    "2.5.4.11": "OU",
+    "2.5.4.6": "C",
+    "2.5.4.9": "STREET",
+    "0.9.2342.19200300.100.1.25": "DC",
+    "0.9.2342.19200300.100.1.1": "UID",
+    "1.2.840.113549.1.9.1": "emailAddress",
+    "2.5.4.5": "serialNumber",
+    "2.5.4.4": "SN",
+    "2.5.4.42": "GN",
+    "2.5.4.12": "title",
+    "2.5.4.97": "organizationIdentifier",
+}
+
+_STRING_DECODERS = {
+    0x0C: "utf-8",
+    0x13: "ascii",
+    0x16: "ascii",
+    0x12: "ascii",
+    0x1A: "ascii",
+    0x14: "latin-1",  # TeletexString: treated as Latin-1, as cryptography and OpenSSL do
+    0x1E: "utf-16-be",
+    0x1C: "utf-32-be",
+}
+
+
+def _escape(val: str) -> str:
+    # RFC 4514 section 2.4, with the same choices as cryptography's _escape_dn_value.
+    if not val:
+        return ""
+    val = (
+        val.replace("\\", "\\\\")
+        .replace('"', '\\"')
+        .replace("+", "\\+")
+        .replace(",", "\\,")
+        .replace(";", "\\;")
+        .replace("<", "\\<")
+        .replace(">", "\\>")
+        .replace("\0", "\\00")
+    )
+    if val[0] in ("#", " "):
+        val = "\\" + val
+    if val[-1] == " ":
+        val = val[:-1] + "\\ "
+    return val
+
+
+def _decode_value(buf: bytes, tag: int, start: int, end: int) -> str | None:
+    codec = _STRING_DECODERS.get(tag)
+    if codec is None:
+        return None
+    return buf[start:end].decode(codec, errors="replace")
+
+
+def format_name(raw: bytes) -> tuple[str, str]:
+    """Return (RFC 4514 string, common name) of a DER-encoded Name."""
+    tag, start, end = _tlv(raw, 0)
+    rdns = []
+    cn = ""
+    for set_tag, s_start, s_end in _children(raw, start, end):
+        if set_tag != 0x31:
+            raise DerError("name is not a sequence of sets")
+        parts = []
+        for _, a_start, a_end in _children(raw, s_start, s_end):
+            (_, o_start, o_end), (v_tag, v_start, v_end) = _children(raw, a_start, a_end)[:2]
+            oid = _oid(raw[o_start:o_end])
+            value = _decode_value(raw, v_tag, v_start, v_end)
+            label = NAME_OIDS.get(oid, oid)
+            if value is None:
+                parts.append(f"{label}=#{raw[v_start:v_end].hex()}")
+            else:
+                parts.append(f"{label}={_escape(value)}")
+                if oid == "2.5.4.3" and not cn:
+                    cn = value
+        rdns.append("+".join(parts))
+    return ",".join(reversed(rdns)), cn
+
+
+SIGNATURE_OIDS: dict[str, tuple[str, str | None]] = {
+    "1.2.840.113549.1.1.4": ("md5WithRSAEncryption", "md5"),
+    "1.2.840.113549.1.1.5": ("sha1WithRSAEncryption", "sha1"),
+    "1.2.840.113549.1.1.14": ("sha224WithRSAEncryption", "sha224"),
+    "1.2.840.113549.1.1.11": ("sha256WithRSAEncryption", "sha256"),
+    "1.2.840.113549.1.1.12": ("sha384WithRSAEncryption", "sha384"),
+    "1.2.840.113549.1.1.13": ("sha512WithRSAEncryption", "sha512"),
+    "1.2.840.113549.1.1.10": ("RSASSA-PSS", None),
+    "1.2.840.113549.1.1.2": ("md2WithRSAEncryption", "md2"),
+    "1.3.14.3.2.29": ("sha1WithRSA", "sha1"),
+    "1.2.840.10045.4.1": ("ecdsa-with-SHA1", "sha1"),
+    "1.2.840.10045.4.3.1": ("ecdsa-with-SHA224", "sha224"),
+    "1.2.840.10045.4.3.2": ("ecdsa-with-SHA256", "sha256"),
+    "1.2.840.10045.4.3.3": ("ecdsa-with-SHA384", "sha384"),
+    "1.2.840.10045.4.3.4": ("ecdsa-with-SHA512", "sha512"),
+    "1.2.840.10040.4.3": ("dsa-with-sha1", "sha1"),
+    "2.16.840.1.101.3.4.3.1": ("dsa-with-sha224", "sha224"),
+    "2.16.840.1.101.3.4.3.2": ("dsa-with-sha256", "sha256"),
+    "1.3.101.112": ("ed25519", None),
+    "1.3.101.113": ("ed448", None),
+}
+
+_PSS_HASHES = {
+    "1.3.14.3.2.26": "sha1",
+    "2.16.840.1.101.3.4.2.1": "sha256",
+    "2.16.840.1.101.3.4.2.2": "sha384",
+    "2.16.840.1.101.3.4.2.3": "sha512",
+    "2.16.840.1.101.3.4.2.4": "sha224",
+}
+
+_CURVES = {
+    "1.2.840.10045.3.1.7": ("secp256r1", 256),
+    "1.3.132.0.34": ("secp384r1", 384),
+    "1.3.132.0.35": ("secp521r1", 521),
+    "1.3.132.0.33": ("secp224r1", 224),
+    "1.2.840.10045.3.1.1": ("secp192r1", 192),
+    "1.3.132.0.10": ("secp256k1", 256),
+    "1.3.36.3.3.2.8.1.1.7": ("brainpoolP256r1", 256),
+    "1.3.36.3.3.2.8.1.1.11": ("brainpoolP384r1", 384),
+    "1.3.36.3.3.2.8.1.1.13": ("brainpoolP512r1", 512),
+}
+
+_KEY_USAGE_BITS = (
+    "digitalSignature",
+    "nonRepudiation",
+    "keyEncipherment",
+    "dataEncipherment",
+    "keyAgreement",
+    "keyCertSign",
+    "cRLSign",
+    "encipherOnly",
+    "decipherOnly",
+)
+
+EKU_NAMES: dict[str, str] = {
+    "1.3.6.1.5.5.7.3.1": "serverAuth",
+    "1.3.6.1.5.5.7.3.2": "clientAuth",
+    "1.3.6.1.5.5.7.3.3": "codeSigning",
+    "1.3.6.1.5.5.7.3.4": "emailProtection",
+    "1.3.6.1.5.5.7.3.8": "timeStamping",
+    "1.3.6.1.5.5.7.3.9": "OCSPSigning",
+    "2.5.29.37.0": "anyExtendedKeyUsage",
+    "1.3.6.1.4.1.311.20.2.2": "smartcardLogon",
+    "1.3.6.1.5.2.3.5": "kerberosPKINITKDC",
+    "1.3.6.1.5.5.7.3.17": "ipsecIKE",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CertFields:
+    """The raw fields of a certificate's TBSCertificate."""
+
+    serial: str
+    signature_oid: str
+    signature_algorithm: str
+    signature_hash: str | None
+    issuer_der: bytes
+    subject_der: bytes
+    not_before: datetime
+    not_after: datetime
+    spki_der: bytes
+    key_type: str
+    key_bits: int
+    curve: str | None
+    names: tuple[str, ...]
+    is_ca: bool
+    path_length: int | None
+    key_usage: tuple[str, ...]
+    extended_key_usage: tuple[str, ...]
+    subject_key_id: str | None
+    authority_key_id: str | None
+
+
+def _time(buf: bytes, tag: int, start: int, end: int) -> datetime:
+    text = buf[start:end].decode("ascii")
+    if not text.endswith("Z"):
+        raise DerError("time without Z")
+    text = text[:-1].split(".")[0]
+    if tag == 0x17:
+        year = int(text[:2])
+        text = ("19" if year >= 50 else "20") + text
+    if len(text) == 12:  # no seconds (tolerated by many parsers)
+        text += "00"
+    return datetime(
+        int(text[:4]),
+        int(text[4:6]),
+        int(text[6:8]),
+        int(text[8:10]),
+        int(text[10:12]),
+        int(text[12:14]),
+        tzinfo=UTC,
+    )
+
+
+def read_spki(buf: bytes) -> tuple[str, int, str | None]:
+    """Return (type, bits, curve) of a DER SubjectPublicKeyInfo."""
+    _, start, end = _tlv(buf, 0)
+    (_, a_start, a_end), (_, k_start, k_end) = _children(buf, start, end)[:2]
+    alg = _children(buf, a_start, a_end)
+    oid = _oid(buf[alg[0][1] : alg[0][2]])
+    key = buf[k_start + 1 : k_end]  # skip the BIT STRING's unused-bits octet
+    if oid == "1.2.840.113549.1.1.1" or oid == "1.2.840.113549.1.1.10":
+        _, s_start, s_end = _tlv(key, 0)
+        _, m_start, m_end = _tlv(key, s_start)
+        modulus = key[m_start:m_end].lstrip(b"\0")
+        return "RSA", int.from_bytes(modulus, "big").bit_length(), None
+    if oid == "1.2.840.10045.2.1":
+        curve_oid = _oid(buf[alg[1][1] : alg[1][2]]) if len(alg) > 1 and alg[1][0] == 6 else ""
+        name, bits = _CURVES.get(curve_oid, (curve_oid or "explicit", (len(key) - 1) * 4))
+        return "EC", bits, name
+    if oid == "1.3.101.112":
+        return "Ed25519", 256, None
+    if oid == "1.3.101.113":
+        return "Ed448", 456, None
+    if oid == "1.2.840.10040.4.1":
+        bits = 0
+        if len(alg) > 1:
+            _, p_start, _ = alg[1]
+            _, pp_start, pp_end = _tlv(buf, p_start)
+            bits = int.from_bytes(buf[pp_start:pp_end], "big").bit_length()
+        return "DSA", bits, None
+    return oid, len(key) * 8, None
+
+
+def _general_names(buf: bytes, start: int, end: int) -> list[str]:
+    out = []
+    for tag, v_start, v_end in _children(buf, start, end):
+        value = buf[v_start:v_end]
+        kind = tag & 0x1F
+        if kind == 2:
+            out.append("DNS:" + value.decode("utf-8", errors="replace"))
+        elif kind == 7:
+            if len(value) in (4, 16):
+                out.append(f"IP:{ipaddress.ip_address(value)}")
+            else:
+                out.append("IP:#" + value.hex())
+        elif kind == 1:
+            out.append("email:" + value.decode("ascii", errors="replace"))
+        elif kind == 6:
+            out.append("URI:" + value.decode("ascii", errors="replace"))
+        elif kind == 4:
+            out.append("DirName:" + format_name(value)[0])
+        elif kind == 8:
+            out.append("RID:" + _oid(value))
+        elif kind == 0:
+            oid = _oid(value[2 : 2 + value[1]]) if len(value) > 2 else ""
+            out.append("othername:" + oid)
+        else:
+            out.append(f"[{kind}]:" + value.hex())
+    return out
+
+
+def read_certificate(der: bytes) -> CertFields:
+    """Read the inventory's fields from a certificate already accepted by cryptography."""
+    _, c_start, c_end = _tlv(der, 0)
+    _, t_start, t_end = _tlv(der, c_start)
+    fields = _children(der, t_start, t_end)
+    i = 1 if fields[0][0] == 0xA0 else 0
+    _, s_start, s_end = fields[i]
+    serial_bytes = der[s_start:s_end]
+    serial = format(int.from_bytes(serial_bytes, "big", signed=True), "x")
+    if len(serial) % 2:
+        serial = "0" + serial
+    # The signature algorithm outside the TBSCertificate is the one that signed it.
+    _, a_start, a_end = _tlv(der, t_end)
+    alg = _children(der, a_start, a_end)
+    sig_oid = _oid(der[alg[0][1] : alg[0][2]])
+    sig_name, sig_hash = SIGNATURE_OIDS.get(sig_oid, (sig_oid, None))
+    if sig_oid == "1.2.840.113549.1.1.10" and len(alg) > 1:
+        sig_hash = _pss_hash(der, alg[1][1], alg[1][2])
+    issuer_t = fields[i + 2]
+    issuer_der = der[issuer_t[1] - _hdr(der, issuer_t) : issuer_t[2]]
+    validity = _children(der, fields[i + 3][1], fields[i + 3][2])
+    not_before = _time(der, *validity[0])
+    not_after = _time(der, *validity[1])
+    subject_t = fields[i + 4]
+    subject_der = der[subject_t[1] - _hdr(der, subject_t) : subject_t[2]]
+    spki_t = fields[i + 5]
+    spki_der = der[spki_t[1] - _hdr(der, spki_t) : spki_t[2]]
+    key_type, key_bits, curve = read_spki(spki_der)
+
+    names: list[str] = []
+    is_ca = False
+    path_length: int | None = None
+    key_usage: tuple[str, ...] = ()
+    eku: tuple[str, ...] = ()
+    ski: str | None = None
+    aki: str | None = None
+    for tag, e_start, e_end in fields[i + 6 :]:
+        if tag != 0xA3:
+            continue
+        _, l_start, l_end = _tlv(der, e_start)
+        for _, x_start, x_end in _children(der, l_start, l_end):
+            parts = _children(der, x_start, x_end)
+            oid = _oid(der[parts[0][1] : parts[0][2]])
+            _, v_start, v_end = parts[-1]
+            if oid == "2.5.29.17":
+                _, g_start, g_end = _tlv(der, v_start)
+                names = _general_names(der, g_start, g_end)
+            elif oid == "2.5.29.19":
+                _, b_start, b_end = _tlv(der, v_start)
+                for b_tag, bv_start, bv_end in _children(der, b_start, b_end):
+                    if b_tag == 0x01:
+                        is_ca = der[bv_start] != 0
+                    elif b_tag == 0x02:
+                        path_length = int.from_bytes(der[bv_start:bv_end], "big")
+            elif oid == "2.5.29.15":
+                _, k_start, k_end = _tlv(der, v_start)
+                bits = der[k_start + 1 : k_end]
+                value = int.from_bytes(bits, "big") if bits else 0
+                width = len(bits) * 8
+                key_usage = tuple(
+                    name
+                    for n, name in enumerate(_KEY_USAGE_BITS)
+                    if n < width and value >> (width - 1 - n) & 1
+                )
+            elif oid == "2.5.29.37":
+                _, u_start, u_end = _tlv(der, v_start)
+                eku = tuple(
+                    EKU_NAMES.get(o, o)
+                    for o in (_oid(der[a:b]) for _, a, b in _children(der, u_start, u_end))
+                )
+            elif oid == "2.5.29.14":
+                _, k_start, k_end = _tlv(der, v_start)
+                ski = der[k_start:k_end].hex()
+            elif oid == "2.5.29.35":
+                _, k_start, k_end = _tlv(der, v_start)
+                for k_tag, kv_start, kv_end in _children(der, k_start, k_end):
+                    if k_tag == 0x80:
+                        aki = der[kv_start:kv_end].hex()
+    return CertFields(
+        serial=serial,
+        signature_oid=sig_oid,
+        signature_algorithm=sig_name,
+        signature_hash=sig_hash,
+        issuer_der=issuer_der,
+        subject_der=subject_der,
+        not_before=not_before,
+        not_after=not_after,
+        spki_der=spki_der,
+        key_type=key_type,
+        key_bits=key_bits,
+        curve=curve,
+        names=tuple(names),
+        is_ca=is_ca,
+        path_length=path_length,
+        key_usage=key_usage,
+        extended_key_usage=eku,
+        subject_key_id=ski,
+        authority_key_id=aki,
+    )
+
+
+def _hdr(buf: bytes, t: tuple[int, int, int]) -> int:
+    """Length of the tag+length header of a TLV whose value starts at t[1]."""
+    # The header is 2 bytes for short lengths, 2 + n for long ones; recover it from the value
+    # start by scanning back is ambiguous, so recompute from the length of the value.
+    length = t[2] - t[1]
+    if length < 0x80:
+        return 2
+    return 2 + (length.bit_length() + 7) // 8
+
+
+def _pss_hash(buf: bytes, start: int, end: int) -> str | None:
+    # RSASSA-PSS-params: [0] hashAlgorithm (default SHA-1).
+    for tag, v_start, v_end in _children(buf, start, end):
+        if tag == 0xA0:
+            _, h_start, h_end = _tlv(buf, v_start)
+            (_, o_start, o_end) = _children(buf, h_start, h_end)[0]
+            return _PSS_HASHES.get(_oid(buf[o_start:o_end]))
+    return "sha1"

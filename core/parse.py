@@ -1,0 +1,424 @@
+"""Recognise certificates and private keys by content (pure functions, bytes in).
+
+:func:`parse_bytes` takes the bytes of one file and returns what is inside: certificates
+(PEM, DER, PKCS#7), private keys (PKCS#1, PKCS#8, SEC1, encrypted ones recorded as encrypted
+and never decrypted) and whether the file is a PKCS#12 container (locked until a password is
+supplied through :func:`open_pkcs12`).  Files that hold no certificate material are ignored;
+material that fails to parse comes back as a problem with a specific reason.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import re
+import warnings
+from dataclasses import dataclass
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
+from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
+
+from core import _der
+from core.model import CertFacts, KeyFacts
+
+__all__ = [
+    "CERT_LIKE_SUFFIXES",
+    "FoundCert",
+    "FoundKey",
+    "ParsedFile",
+    "cert_facts",
+    "open_pkcs12",
+    "parse_bytes",
+    "signed_by",
+]
+
+CERT_LIKE_SUFFIXES = (
+    ".pem",
+    ".crt",
+    ".cer",
+    ".der",
+    ".p7b",
+    ".p7c",
+    ".p12",
+    ".pfx",
+    ".key",
+    ".ca-bundle",
+)
+"""File name endings that make a file *look like* certificate material.
+
+Content alone decides what a file holds; the name only decides whether a file that holds
+nothing recognisable is worth reporting as unreadable rather than ignored.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class FoundCert:
+    """A certificate inside a file."""
+
+    facts: CertFacts
+    index: int
+    format: str
+
+
+@dataclass(frozen=True, slots=True)
+class FoundKey:
+    """A private key inside a file."""
+
+    format: str
+    encrypted: bool
+    public_key_sha256: str | None
+    key: KeyFacts | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFile:
+    """What one file holds; ``problems`` lists the parts that could not be read."""
+
+    certs: tuple[FoundCert, ...] = ()
+    keys: tuple[FoundKey, ...] = ()
+    pkcs12: bool = False
+    problems: tuple[str, ...] = ()
+
+    @property
+    def relevant(self) -> bool:
+        """Whether the file holds anything the inventory keeps or reports."""
+        return bool(self.certs or self.keys or self.pkcs12 or self.problems)
+
+
+_PEM_BEGIN = re.compile(rb"-----BEGIN ([A-Z0-9 #]+)-----")
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 #]+)-----(.*?)-----END \1-----", re.S)
+
+_CERT_LABELS = {b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE"}
+_PKCS7_LABELS = {b"PKCS7", b"PKCS #7 SIGNED DATA", b"CMS"}
+_KEY_LABELS = {
+    b"PRIVATE KEY": "pkcs8",
+    b"RSA PRIVATE KEY": "pkcs1",
+    b"EC PRIVATE KEY": "sec1",
+    b"DSA PRIVATE KEY": "dsa",
+    b"ENCRYPTED PRIVATE KEY": "pkcs8-encrypted",
+}
+_RELEVANT_LABELS = _CERT_LABELS | _PKCS7_LABELS | set(_KEY_LABELS)
+
+# A per-process memo: the same certificate is often stored in several files (the trust bundle
+# and its one-file-per-certificate copies), and its facts only depend on its bytes.
+_FACTS_MEMO: dict[bytes, CertFacts] = {}
+_MEMO_LIMIT = 200_000
+
+
+def cert_facts(der: bytes, cert: x509.Certificate | None = None) -> CertFacts:
+    """Facts of one DER certificate; raises ValueError when cryptography rejects it."""
+    digest = hashlib.sha256(der).digest()
+    memo = _FACTS_MEMO.get(digest)
+    if memo is not None:
+        return memo
+    if cert is None:
+        with warnings.catch_warnings():
+            # Negative serial numbers and similar RFC 5280 violations still load; keep them.
+            warnings.simplefilter("ignore")
+            cert = x509.load_der_x509_certificate(der)
+    f = _der.read_certificate(der)
+    subject, cn = _der.format_name(f.subject_der)
+    issuer = subject if f.issuer_der == f.subject_der else _der.format_name(f.issuer_der)[0]
+    self_issued = f.issuer_der == f.subject_der
+    self_signed = False
+    if self_issued:
+        self_signed = signed_by(cert, cert.public_key())
+    facts = CertFacts(
+        sha256=digest.hex(),
+        sha1=hashlib.sha1(der, usedforsecurity=False).hexdigest(),
+        der=der,
+        subject=subject,
+        issuer=issuer,
+        common_name=cn,
+        serial=f.serial,
+        not_before=f.not_before,
+        not_after=f.not_after,
+        names=f.names,
+        key=KeyFacts(f.key_type, f.key_bits, f.curve),
+        public_key_sha256=hashlib.sha256(f.spki_der).hexdigest(),
+        signature_algorithm=f.signature_algorithm,
+        signature_hash=f.signature_hash,
+        is_ca=f.is_ca,
+        path_length=f.path_length,
+        self_issued=self_issued,
+        self_signed=self_signed,
+        key_usage=f.key_usage,
+        extended_key_usage=f.extended_key_usage,
+        subject_key_id=f.subject_key_id,
+        authority_key_id=f.authority_key_id,
+        subject_der=f.subject_der,
+        issuer_der=f.issuer_der,
+        role=_role(f, self_issued),
+    )
+    if len(_FACTS_MEMO) >= _MEMO_LIMIT:
+        _FACTS_MEMO.clear()
+    _FACTS_MEMO[digest] = facts
+    return facts
+
+
+def signed_by(cert: x509.Certificate, issuer_key: CertificateIssuerPublicKeyTypes) -> bool:
+    """Whether ``issuer_key`` made the certificate's signature.
+
+    Unlike ``verify_directly_issued_by`` this accepts the MD5 and SHA-1 signatures old roots
+    and intermediates still carry: judging them is the ``weak_signature`` finding's job.
+    """
+    sig = cert.signature
+    tbs = cert.tbs_certificate_bytes
+    try:
+        params = cert.signature_algorithm_parameters
+        digest = cert.signature_hash_algorithm
+        if isinstance(issuer_key, rsa.RSAPublicKey):
+            if not isinstance(params, padding.PSS | padding.PKCS1v15) or digest is None:
+                return False
+            issuer_key.verify(sig, tbs, params, digest)
+        elif isinstance(issuer_key, ec.EllipticCurvePublicKey):
+            if not isinstance(params, ec.ECDSA):
+                return False
+            issuer_key.verify(sig, tbs, params)
+        elif isinstance(issuer_key, ed25519.Ed25519PublicKey | ed448.Ed448PublicKey):
+            issuer_key.verify(sig, tbs)
+        elif isinstance(issuer_key, dsa.DSAPublicKey):
+            if digest is None:
+                return False
+            issuer_key.verify(sig, tbs, digest)
+        else:
+            return False
+    except Exception:  # InvalidSignature, UnsupportedAlgorithm, malformed parameters
+        return False
+    return True
+
+
+def _role(f: _der.CertFields, self_issued: bool) -> str:
+    if f.is_ca:
+        return "root CA" if self_issued else "intermediate CA"
+    eku = set(f.extended_key_usage)
+    if "serverAuth" in eku:
+        return "TLS server"
+    if "clientAuth" in eku:
+        return "TLS client"
+    if "codeSigning" in eku:
+        return "code signing"
+    if "emailProtection" in eku:
+        return "S/MIME"
+    if "OCSPSigning" in eku:
+        return "OCSP responder"
+    if "timeStamping" in eku:
+        return "time stamping"
+    if not eku and any(n.startswith(("DNS:", "IP:")) for n in f.names):
+        return "TLS server"
+    if "keyCertSign" in f.key_usage:
+        return "CA (no basic constraints)"
+    return "end entity"
+
+
+def _load_cert(der: bytes) -> tuple[CertFacts | None, str | None]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cert = x509.load_der_x509_certificate(der)
+        return cert_facts(der, cert), None
+    except Exception as exc:  # ValueError, InvalidVersion, DerError: all mean "not valid"
+        return None, _reason(exc)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text.replace("\n", " ")
+
+
+def _line_of(data: bytes, pos: int) -> int:
+    return data.count(b"\n", 0, pos) + 1
+
+
+def _key_from_der(der: bytes, fmt: str) -> FoundKey:
+    key = serialization.load_der_private_key(der, None, unsafe_skip_rsa_key_validation=True)
+    spki = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    kind, bits, curve = _der.read_spki(spki)
+    return FoundKey(fmt, False, hashlib.sha256(spki).hexdigest(), KeyFacts(kind, bits, curve))
+
+
+def _parse_pem(data: bytes) -> ParsedFile:
+    certs: list[FoundCert] = []
+    keys: list[FoundKey] = []
+    problems: list[str] = []
+    covered: set[int] = set()
+    for m in _PEM_BLOCK.finditer(data):
+        label = m.group(1)
+        covered.add(m.start())
+        if label not in _RELEVANT_LABELS:
+            continue
+        body = m.group(2)
+        encrypted_header = b"Proc-Type:" in body and b"ENCRYPTED" in body
+        if b":" in body:  # RFC 1421 headers (Proc-Type, DEK-Info) before the base64
+            body = b"\n".join(line for line in body.splitlines() if b":" not in line)
+        where = f"{label.decode()} block at line {_line_of(data, m.start())}"
+        try:
+            der = binascii.a2b_base64(body)
+        except binascii.Error as exc:
+            problems.append(f"{where}: invalid base64 ({exc})")
+            continue
+        if label in _CERT_LABELS:
+            if label == b"TRUSTED CERTIFICATE":
+                # OpenSSL's trusted format: the certificate followed by its trust settings.
+                try:
+                    der = der[: _der._tlv(der, 0)[2]]
+                except _der.DerError:
+                    pass
+            facts, error = _load_cert(der)
+            if facts is None:
+                problems.append(f"{where}: not a valid certificate ({error})")
+            else:
+                certs.append(FoundCert(facts, len(certs), "pem"))
+        elif label in _PKCS7_LABELS:
+            try:
+                found = _pkcs7(der)
+            except ValueError as exc:
+                problems.append(f"{where}: not a valid PKCS#7 bundle ({_reason(exc)})")
+                continue
+            certs.extend(FoundCert(f, len(certs) + i, "pkcs7") for i, f in enumerate(found))
+        else:
+            fmt = _KEY_LABELS[label]
+            if fmt == "pkcs8-encrypted" or encrypted_header:
+                keys.append(FoundKey(fmt if fmt.endswith("encrypted") else f"{fmt}-encrypted",
+                                     True, None))
+                continue
+            try:
+                keys.append(_key_from_der(der, fmt))
+            except (ValueError, TypeError, binascii.Error) as exc:
+                problems.append(f"{where}: not a valid private key ({_reason(exc)})")
+            except Exception as exc:  # cryptography's UnsupportedAlgorithm
+                problems.append(f"{where}: unsupported private key ({_reason(exc)})")
+    for m in _PEM_BEGIN.finditer(data):
+        if m.start() not in covered and m.group(1) in _RELEVANT_LABELS:
+            problems.append(
+                f"{m.group(1).decode()} block at line {_line_of(data, m.start())} "
+                "has no matching END line (truncated file?)"
+            )
+    return ParsedFile(tuple(certs), tuple(keys), False, tuple(problems))
+
+
+def _pkcs7(der: bytes) -> list[CertFacts]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        loaded = pkcs7.load_der_pkcs7_certificates(der)
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    return [cert_facts(c.public_bytes(Encoding.DER), c) for c in loaded]
+
+
+_OID_DATA = bytes.fromhex("06092a864886f70d010701")  # 1.2.840.113549.1.7.1 pkcs7-data
+_OID_SIGNED = bytes.fromhex("06092a864886f70d010702")  # 1.2.840.113549.1.7.2 signedData
+
+
+def _looks_like_pkcs12(data: bytes) -> bool:
+    """PFX ::= SEQUENCE { version INTEGER (3), authSafe ContentInfo (data), macData? }."""
+    try:
+        _, start, end = _der._tlv(data, 0)
+        version = _der._tlv(data, start)
+        if version[0] != 0x02 or data[version[1] : version[2]] != b"\x03":
+            return False
+        tag, c_start, _ = _der._tlv(data, version[2])
+        return tag == 0x30 and data[c_start : c_start + len(_OID_DATA)] == _OID_DATA
+    except _der.DerError:
+        return False
+
+
+def _looks_like_pkcs7(data: bytes) -> bool:
+    try:
+        _, start, _ = _der._tlv(data, 0)
+    except _der.DerError:
+        return False
+    return data[start : start + len(_OID_SIGNED)] == _OID_SIGNED
+
+
+def _parse_der(data: bytes, suffix_hint: bool) -> ParsedFile:
+    try:
+        outer_end = _der._tlv(data, 0)[2]
+    except _der.DerError:
+        outer_end = -1
+    if outer_end != len(data.rstrip(b"\r\n\0 ")):
+        reason = _garbage_reason(data) if suffix_hint else None
+        return ParsedFile(problems=(reason,)) if reason else ParsedFile()
+    facts, error = _load_cert(data)
+    if facts is not None:
+        return ParsedFile(certs=(FoundCert(facts, 0, "der"),))
+    if _looks_like_pkcs12(data):
+        return ParsedFile(pkcs12=True)
+    if _looks_like_pkcs7(data):
+        try:
+            found = _pkcs7(data)
+        except ValueError as exc:
+            return ParsedFile(problems=(f"not a valid PKCS#7 bundle ({_reason(exc)})",))
+        return ParsedFile(certs=tuple(FoundCert(f, i, "pkcs7") for i, f in enumerate(found)))
+    try:
+        return ParsedFile(keys=(_key_from_der(data, "der"),))
+    except TypeError:  # "Password was not given but private key is encrypted"
+        return ParsedFile(keys=(FoundKey("der-encrypted", True, None),))
+    except Exception:  # noqa: S110 - not a key either; decided below
+        pass
+    if suffix_hint:
+        return ParsedFile(problems=(f"DER data that is not a certificate ({error})",))
+    return ParsedFile()
+
+
+def _garbage_reason(data: bytes) -> str | None:
+    """Why a file with a certificate-like name holds nothing usable (None: plain text)."""
+    if not data.strip():
+        return "empty file"
+    if _is_text(data[:4096]):
+        return None  # notes and placeholders (postgresql-common's dummy root.crt)
+    return "neither PEM text nor a DER certificate, PKCS#7, PKCS#12 or key"
+
+
+def _is_text(head: bytes) -> bool:
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(c.isprintable() or c in "\t\r\n\f" for c in text)
+
+
+def parse_bytes(data: bytes, *, name: str = "") -> ParsedFile:
+    """Recognise the certificates and keys in one file's bytes.
+
+    Args:
+        data: the file's content.
+        name: the file's name; only used to decide whether unrecognisable content is worth
+            reporting (a ``.crt`` full of garbage is, a ``.conf`` is not).
+    """
+    suffix_hint = name.lower().endswith(CERT_LIKE_SUFFIXES)
+    if b"-----BEGIN " in data:
+        return _parse_pem(data)
+    if data[:1] == b"\x30":
+        return _parse_der(data, suffix_hint)
+    reason = _garbage_reason(data) if suffix_hint else None
+    return ParsedFile(problems=(reason,)) if reason else ParsedFile()
+
+
+def open_pkcs12(data: bytes, password: bytes | None) -> ParsedFile:
+    """Open a PKCS#12 container with its password.
+
+    Raises:
+        ValueError: the password is wrong or the data is not PKCS#12.
+    """
+    bundle = pkcs12.load_pkcs12(data, password)
+    certs: list[FoundCert] = []
+    keys: list[FoundKey] = []
+    members = ([bundle.cert] if bundle.cert else []) + list(bundle.additional_certs)
+    for member in members:
+        der = member.certificate.public_bytes(serialization.Encoding.DER)
+        certs.append(FoundCert(cert_facts(der, member.certificate), len(certs), "pkcs12"))
+    if bundle.key is not None:
+        spki = bundle.key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        kind, bits, curve = _der.read_spki(spki)
+        keys.append(
+            FoundKey("pkcs12", False, hashlib.sha256(spki).hexdigest(), KeyFacts(kind, bits, curve))
+        )
+    return ParsedFile(tuple(certs), tuple(keys), True, ())

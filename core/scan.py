@@ -1,0 +1,647 @@
+"""The asynchronous inventory scan: walk the stores, parse off the event loop, stream events.
+
+:class:`Scanner` walks every store in a thread, parses files in a process pool (or a thread
+for small trees), and yields events the UI renders as they arrive: stores discovered,
+certificates found or updated, unreadable files, progress, and finally the finished
+:class:`~core.model.Inventory`.  A scanner remembers what it parsed: rescanning an unchanged
+tree only stats the files.
+
+Parsing is CPU-bound in ``cryptography``, which holds the GIL, so threads do not speed it up;
+a two-process pool does (``benchmarks/scan_bench.py`` measures both).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import fnmatch
+import multiprocessing
+import os
+import pwd
+import stat
+import threading
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TypeAlias
+
+from core.findings import basic_findings, sort_findings
+from core.model import (
+    CertFacts,
+    CertificateRecord,
+    Inventory,
+    Location,
+    PrivateKeyInfo,
+    Store,
+    StoreKind,
+    Unreadable,
+)
+from core.parse import CERT_LIKE_SUFFIXES, ParsedFile, parse_bytes
+from core.rootfs import RootFS, SymlinkLoop, printable_path
+from core.settings import Settings
+from core.stores import StorePlan, plan_stores
+
+__all__ = [
+    "CertificatesFound",
+    "FilesUnreadable",
+    "ScanEvent",
+    "ScanFinished",
+    "ScanProgress",
+    "Scanner",
+    "StoreDiscovered",
+    "scan",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class StoreDiscovered:
+    """A store will be scanned."""
+
+    store: Store
+
+
+@dataclass(frozen=True, slots=True)
+class CertificatesFound:
+    """Certificates found or changed (new location, key); replace earlier records by sha256."""
+
+    records: tuple[CertificateRecord, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FilesUnreadable:
+    """Files or folders that could not be read or parsed."""
+
+    items: tuple[Unreadable, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ScanProgress:
+    """How far the scan is: files parsed out of files seen so far."""
+
+    files_done: int
+    files_seen: int
+    walking: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ScanFinished:
+    """The scan is complete; the inventory is final."""
+
+    inventory: Inventory
+
+
+ScanEvent: TypeAlias = (
+    StoreDiscovered | CertificatesFound | FilesUnreadable | ScanProgress | ScanFinished
+)
+
+_PEEK = 65536
+_BATCH = 128
+_PROCESS_THRESHOLD = 400
+"""Files still to parse before a process pool is worth its start-up (about 0.2 s)."""
+
+
+@dataclass(slots=True)
+class _Job:
+    path: str  # machine path as found (may be a link)
+    host: str  # host path of the real file
+    store: str
+    symlink_to: str | None
+    ident: tuple[int, int, int, int, int]  # dev, inode, size, mtime_ns, ctime_ns
+    mode: int
+    uid: int
+
+
+@dataclass(slots=True)
+class _Walked:
+    jobs: list[_Job] = field(default_factory=list)
+    unreadable: list[Unreadable] = field(default_factory=list)
+
+
+def _parse_files(items: Sequence[tuple[str, str]]) -> list[ParsedFile | str]:
+    """Read and parse files (runs in a worker); an ``str`` result is a read error."""
+    out: list[ParsedFile | str] = []
+    for host, name in items:
+        try:
+            with open(host, "rb") as fh:
+                data = fh.read()
+        except PermissionError:
+            out.append("permission denied")
+            continue
+        except OSError as exc:
+            out.append(exc.strerror or str(exc))
+            continue
+        out.append(parse_bytes(data, name=name))
+    return out
+
+
+def _worker_init() -> None:
+    # Workers inherit nothing from the UI; keep their output quiet and their priority low so
+    # the interface stays responsive while they parse.
+    with contextlib.suppress(OSError):
+        os.nice(5)
+
+
+class _Walker:
+    """Walks the stores in a thread and hands batches of jobs to the event loop."""
+
+    def __init__(
+        self,
+        fs: RootFS,
+        plans: list[StorePlan],
+        exclude: Sequence[str],
+        max_size: int,
+        loop: asyncio.AbstractEventLoop,
+        queue: asyncio.Queue[_Walked | None],
+    ) -> None:
+        self.fs = fs
+        self.plans = plans
+        self.exclude = tuple(exclude)
+        self.max_size = max_size
+        self.loop = loop
+        self.queue = queue
+        self.stop = threading.Event()
+        self.store_paths = {p.store.path for p in plans}
+        self.visited: set[tuple[int, int]] = set()
+        self.batch = _Walked()
+
+    def run(self) -> None:
+        try:
+            for plan in self.plans:
+                if self.stop.is_set():
+                    return
+                self._walk_store(plan)
+            self._flush()
+        finally:
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, None)
+
+    def _flush(self) -> None:
+        if self.batch.jobs or self.batch.unreadable:
+            batch, self.batch = self.batch, _Walked()
+            self.loop.call_soon_threadsafe(self.queue.put_nowait, batch)
+
+    def _report(self, path: str, reason: str) -> None:
+        self.batch.unreadable.append(Unreadable(printable_path(path), reason))
+
+    def _excluded(self, path: str) -> bool:
+        return any(fnmatch.fnmatchcase(path, pat) for pat in self.exclude)
+
+    def _walk_store(self, plan: StorePlan) -> None:
+        store = plan.store
+        try:
+            real = self.fs.resolve(store.path)
+            st = os.stat(self.fs.host(real))
+        except SymlinkLoop:
+            self._report(store.path, "symbolic link loop")
+            return
+        except FileNotFoundError:
+            if store.kind is not StoreKind.TRUST:
+                self._report(store.path, "does not exist")
+            return
+        except OSError as exc:
+            self._report(store.path, exc.strerror or str(exc))
+            return
+        if stat.S_ISDIR(st.st_mode):
+            self._walk_dir(store.name, store.path, real)
+        else:
+            link = real if real != store.path else None
+            self._file(store.name, store.path, real, link, st)
+        self._flush()
+
+    def _walk_dir(self, store: str, top: str, top_real: str) -> None:
+        stack = [(top, top_real)]
+        while stack and not self.stop.is_set():
+            shown, real = stack.pop()
+            host = self.fs.host(real)
+            try:
+                dst = os.stat(host)
+                if (dst.st_dev, dst.st_ino) in self.visited:
+                    continue
+                self.visited.add((dst.st_dev, dst.st_ino))
+                entries = list(os.scandir(host))
+            except PermissionError:
+                self._report(shown, "permission denied: the folder cannot be listed")
+                continue
+            except OSError as exc:
+                self._report(shown, f"the folder cannot be listed: {exc.strerror or exc}")
+                continue
+            entries.sort(key=lambda e: e.name, reverse=True)
+            for entry in entries:
+                path = (shown.rstrip("/") + "/" + entry.name) if shown != "/" else "/" + entry.name
+                if path in self.store_paths or self._excluded(path):
+                    continue
+                try:
+                    if entry.is_symlink():
+                        self._link(store, path, stack)
+                    elif entry.is_dir(follow_symlinks=False):
+                        stack.append((path, (real.rstrip("/") + "/" + entry.name)))
+                    else:
+                        st = entry.stat(follow_symlinks=False)
+                        self._file(store, path, real.rstrip("/") + "/" + entry.name, None, st)
+                except OSError as exc:
+                    self._report(path, exc.strerror or str(exc))
+            if len(self.batch.jobs) >= _BATCH:
+                self._flush()
+
+    def _link(self, store: str, path: str, stack: list[tuple[str, str]]) -> None:
+        try:
+            target = self.fs.resolve(path)
+            st = os.stat(self.fs.host(target))
+        except SymlinkLoop:
+            self._report(path, "symbolic link loop")
+            return
+        except FileNotFoundError:
+            if path.lower().endswith(CERT_LIKE_SUFFIXES):
+                self._report(path, "broken symbolic link: the target does not exist")
+            return
+        if target in self.store_paths:
+            return
+        if stat.S_ISDIR(st.st_mode):
+            stack.append((path, target))
+        else:
+            self._file(store, path, target, target, st)
+
+    def _file(
+        self, store: str, path: str, real: str, link: str | None, st: os.stat_result
+    ) -> None:
+        mode = st.st_mode
+        if not stat.S_ISREG(mode):
+            kind = (
+                "socket"
+                if stat.S_ISSOCK(mode)
+                else "named pipe"
+                if stat.S_ISFIFO(mode)
+                else "device"
+                if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                else "special file"
+            )
+            self._report(path, f"not a regular file ({kind}); not read")
+            return
+        host = self.fs.host(real)
+        if st.st_size > self.max_size:
+            if self._looks_like_material(host, path):
+                self._report(
+                    path,
+                    f"skipped: {st.st_size / 1048576:.1f} MiB is larger than scan.max_file_size "
+                    f"({self.max_size / 1048576:.1f} MiB)",
+                )
+            return
+        self.batch.jobs.append(
+            _Job(
+                path,
+                host,
+                store,
+                link,
+                (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns),
+                stat.S_IMODE(mode),
+                st.st_uid,
+            )
+        )
+
+    @staticmethod
+    def _looks_like_material(host: str, path: str) -> bool:
+        if path.lower().endswith(CERT_LIKE_SUFFIXES):
+            return True
+        try:
+            with open(host, "rb") as fh:
+                head = fh.read(_PEEK)
+        except OSError:
+            return False
+        return b"-----BEGIN " in head
+
+
+@dataclass(slots=True)
+class _CertState:
+    facts: CertFacts
+    locations: list[Location] = field(default_factory=list)
+
+
+class _Aggregator:
+    """Merges parsed files into records, one per certificate."""
+
+    def __init__(self, fs: RootFS, trust_stores: set[str], anchor_stores: set[str]) -> None:
+        self.fs = fs
+        self.trust_stores = trust_stores
+        self.anchor_stores = anchor_stores
+        self.certs: dict[str, _CertState] = {}
+        self.keys: dict[str, list[PrivateKeyInfo]] = defaultdict(list)
+        self.all_keys: list[PrivateKeyInfo] = []
+        self.pkcs12: list[Store] = []
+        self.unreadable: list[Unreadable] = []
+
+    def add(self, job: _Job, parsed: ParsedFile) -> list[str]:
+        """Merge one file; return the fingerprints whose records changed."""
+        shown = printable_path(job.path)
+        link = printable_path(job.symlink_to) if job.symlink_to else None
+        changed: list[str] = []
+        for found in parsed.certs:
+            facts = found.facts
+            state = self.certs.get(facts.sha256)
+            if state is None:
+                state = self.certs[facts.sha256] = _CertState(facts)
+            state.locations.append(
+                Location(job.store, shown, found.index, found.format, link, job.host)
+            )
+            changed.append(facts.sha256)
+        for key in parsed.keys:
+            info = PrivateKeyInfo(
+                path=shown,
+                mode=f"{job.mode:04o}",
+                encrypted=key.encrypted,
+                format=key.format,
+                owner=_owner(job.uid),
+                public_key_sha256=key.public_key_sha256,
+                os_path=job.host,
+            )
+            self.all_keys.append(info)
+            if key.public_key_sha256:
+                self.keys[key.public_key_sha256].append(info)
+        if parsed.pkcs12:
+            self.pkcs12.append(Store(f"PKCS#12 {shown}", StoreKind.PKCS12, shown))
+        for problem in parsed.problems:
+            self.unreadable.append(Unreadable(shown, problem))
+        return changed
+
+    def record(self, sha256: str, *, now: datetime, settings: Settings) -> CertificateRecord:
+        state = self.certs[sha256]
+        locations = tuple(sorted(state.locations, key=lambda loc: (loc.path, loc.index)))
+        anchor = any(loc.store in self.anchor_stores for loc in locations)
+        key = self._key_for(state.facts, locations)
+        checks = settings.checks
+        findings = basic_findings(
+            state.facts,
+            locations,
+            now=now,
+            expiring_days=checks.expiring_days,
+            min_rsa_bits=checks.min_rsa_bits,
+            min_ec_bits=checks.min_ec_bits,
+            trust_anchor=anchor,
+            trust_stores=self.trust_stores,
+        )
+        return CertificateRecord(
+            cert=state.facts,
+            locations=locations,
+            private_key=key,
+            findings=sort_findings(findings),
+            trust_anchor=anchor,
+        )
+
+    def _key_for(
+        self, facts: CertFacts, locations: Sequence[Location]
+    ) -> PrivateKeyInfo | None:
+        candidates = self.keys.get(facts.public_key_sha256)
+        if not candidates:
+            return None
+        paths = {loc.path for loc in locations}
+        folders = {loc.path.rsplit("/", 1)[0] for loc in locations}
+
+        def rank(k: PrivateKeyInfo) -> tuple[int, str]:
+            if k.path in paths:
+                return 0, k.path
+            if k.path.rsplit("/", 1)[0] in folders:
+                return 1, k.path
+            return 2, k.path
+
+        return min(candidates, key=rank)
+
+
+_OWNERS: dict[int, str] = {}
+
+
+def _owner(uid: int) -> str:
+    name = _OWNERS.get(uid)
+    if name is None:
+        try:
+            name = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            name = str(uid)
+        _OWNERS[uid] = name
+    return name
+
+
+_CacheKey: TypeAlias = tuple[str, tuple[int, int, int, int, int]]
+
+
+class Scanner:
+    """Scans a machine (or a tree under a root) and remembers parsed files for rescans.
+
+    Args:
+        root: the folder treated as the machine's ``/``.
+        settings: scan paths, exclusions, size limit, checks and trust anchors.
+        parallel: ``"auto"`` (a process pool when there are many files to parse),
+            ``"process"``, ``"thread"`` or ``"inline"`` (parse in the event loop's thread
+            pool, one file at a time; for tests and tiny trees).
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] = "/",
+        *,
+        settings: Settings | None = None,
+        parallel: str = "auto",
+        processes: int | None = None,
+    ) -> None:
+        self.fs = RootFS(root)
+        self.settings = settings if settings is not None else Settings()
+        self.parallel = parallel
+        self.processes = processes or min(4, os.cpu_count() or 1)
+        self._cache: dict[str, tuple[tuple[int, int, int, int, int], ParsedFile]] = {}
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._threads = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="certdeck-parse"
+        )
+
+    def close(self) -> None:
+        """Stop the worker processes and threads."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+        self._threads.shutdown(wait=False, cancel_futures=True)
+
+    def __enter__(self) -> Scanner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _process_pool(self) -> concurrent.futures.ProcessPoolExecutor:
+        if self._pool is None:
+            # forkserver: forking a process that runs threads (the UI, the walker) is unsafe.
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["core.parse"])
+            self._pool = concurrent.futures.ProcessPoolExecutor(
+                max_workers=self.processes, mp_context=ctx, initializer=_worker_init
+            )
+        return self._pool
+
+    async def scan(self, *, now: datetime) -> Inventory:
+        """Scan to the end and return the finished inventory."""
+        async for event in self.events(now=now):
+            if isinstance(event, ScanFinished):
+                return event.inventory
+        raise RuntimeError("scan ended without a result")  # pragma: no cover
+
+    async def events(self, *, now: datetime) -> AsyncIterator[ScanEvent]:
+        """Scan and yield events as they happen; cancel by closing the iterator."""
+        if now.tzinfo is None:
+            raise ValueError("now must be timezone-aware")
+        loop = asyncio.get_running_loop()
+        settings = self.settings
+        plans = await asyncio.to_thread(
+            plan_stores,
+            self.fs,
+            default_locations=settings.scan.default_locations,
+            extra_paths=settings.scan.paths,
+            anchor_paths=settings.trust.anchors,
+        )
+        stores = [p.store for p in plans]
+        for store in stores:
+            yield StoreDiscovered(store)
+        trust = {s.name for s in stores if s.kind is StoreKind.TRUST}
+        agg = _Aggregator(self.fs, trust, trust)
+        queue: asyncio.Queue[_Walked | None] = asyncio.Queue()
+        walker = _Walker(
+            self.fs, plans, settings.scan.exclude, settings.scan.max_file_size, loop, queue
+        )
+        thread = threading.Thread(target=walker.run, name="certdeck-walk", daemon=True)
+        thread.start()
+
+        seen = done = 0
+        walking = True
+        pending: dict[asyncio.Future[list[ParsedFile | str]], list[_Job]] = {}
+        parsed_now: dict[tuple[int, int], ParsedFile | str] = {}
+        waiting: dict[tuple[int, int], list[_Job]] = {}
+        cache = self._cache
+        fresh_cache: dict[str, tuple[tuple[int, int, int, int, int], ParsedFile]] = {}
+        to_parse = 0
+
+        def apply(job: _Job, result: ParsedFile | str) -> list[str]:
+            if isinstance(result, str):
+                agg.unreadable.append(Unreadable(printable_path(job.path), result))
+                return []
+            fresh_cache[job.host] = (job.ident, result)
+            return agg.add(job, result)
+
+        def records(shas: Iterable[str]) -> tuple[CertificateRecord, ...]:
+            return tuple(agg.record(s, now=now, settings=settings) for s in dict.fromkeys(shas))
+
+        try:
+            while walking or pending:
+                changed: list[str] = []
+                if walking:
+                    getter = asyncio.ensure_future(queue.get())
+                    wait_for: set[asyncio.Future[object]] = {getter, *pending}  # type: ignore[arg-type]
+                else:
+                    getter = None
+                    wait_for = set(pending)  # type: ignore[arg-type]
+                finished, _ = await asyncio.wait(wait_for, return_when=asyncio.FIRST_COMPLETED)
+                if getter is not None and getter not in finished:
+                    getter.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await getter
+                if getter is not None and getter in finished:
+                    batch = getter.result()
+                    if batch is None:
+                        walking = False
+                    else:
+                        unreadable_before = len(agg.unreadable)
+                        agg.unreadable.extend(batch.unreadable)
+                        seen += len(batch.jobs)
+                        todo: list[_Job] = []
+                        for job in batch.jobs:
+                            dev_ino = job.ident[:2]
+                            hit = cache.get(job.host)
+                            if hit is not None and hit[0] == job.ident:
+                                changed += apply(job, hit[1])
+                                done += 1
+                            elif dev_ino in parsed_now:
+                                changed += apply(job, parsed_now[dev_ino])
+                                done += 1
+                            elif dev_ino in waiting:
+                                waiting[dev_ino].append(job)
+                            else:
+                                waiting[dev_ino] = [job]
+                                todo.append(job)
+                        if todo:
+                            to_parse += len(todo)
+                            fut = self._submit(loop, todo, to_parse)
+                            pending[fut] = todo
+                        if len(agg.unreadable) > unreadable_before:
+                            yield FilesUnreadable(tuple(agg.unreadable[unreadable_before:]))
+                for fut in [f for f in finished if f in pending]:
+                    jobs = pending.pop(fut)  # type: ignore[call-overload]
+                    results = fut.result()  # type: ignore[union-attr]
+                    unreadable_before = len(agg.unreadable)
+                    for job, result in zip(jobs, results, strict=True):
+                        dev_ino = job.ident[:2]
+                        parsed_now[dev_ino] = result
+                        for same in waiting.pop(dev_ino, [job]):
+                            changed += apply(same, result)
+                            done += 1
+                    if len(agg.unreadable) > unreadable_before:
+                        yield FilesUnreadable(tuple(agg.unreadable[unreadable_before:]))
+                if changed:
+                    yield CertificatesFound(records(changed))
+                yield ScanProgress(done, seen, walking)
+        finally:
+            walker.stop.set()
+            for fut in pending:
+                fut.cancel()
+        self._cache = fresh_cache
+        final = tuple(
+            sorted(
+                records(agg.certs),
+                key=lambda r: (r.cert.display_name.casefold(), r.sha256),
+            )
+        )
+        yield ScanFinished(
+            Inventory(
+                root=self.fs.root,
+                evaluated_at=now,
+                stores=tuple(stores) + tuple(agg.pkcs12),
+                certificates=final,
+                unreadable=tuple(sorted(agg.unreadable, key=lambda u: (u.path, u.reason))),
+                private_keys=tuple(agg.all_keys),
+                files_scanned=seen,
+            )
+        )
+
+    def _submit(
+        self, loop: asyncio.AbstractEventLoop, jobs: list[_Job], parsed_so_far: int
+    ) -> asyncio.Future[list[ParsedFile | str]]:
+        items = [(j.host, j.path.rsplit("/", 1)[-1]) for j in jobs]
+        use_processes = self.parallel == "process" or (
+            self.parallel == "auto"
+            and self.processes > 1
+            and (self._pool is not None or parsed_so_far >= _PROCESS_THRESHOLD)
+        )
+        executor: concurrent.futures.Executor = (
+            self._process_pool() if use_processes else self._threads
+        )
+        return loop.run_in_executor(executor, _parse_files, items)
+
+
+async def scan(
+    root: str | os.PathLike[str] = "/",
+    *,
+    now: datetime,
+    settings: Settings | None = None,
+    parallel: str = "auto",
+) -> Inventory:
+    """Scan a machine (or a tree under ``root``) and return the finished inventory."""
+    scanner = Scanner(root, settings=settings, parallel=parallel)
+    try:
+        return await scanner.scan(now=now)
+    finally:
+        scanner.close()
+
+
+def replace_records(
+    inventory: Inventory, records: Iterable[CertificateRecord]
+) -> Inventory:
+    """A copy of the inventory with these records replacing those of the same fingerprint."""
+    by_sha = inventory.by_sha256()
+    for r in records:
+        by_sha[r.sha256] = r
+    return replace(inventory, certificates=tuple(by_sha.values()))
