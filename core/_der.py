@@ -42,16 +42,46 @@ def _tlv(buf: bytes, pos: int) -> tuple[int, int, int]:
 
 
 def _children(buf: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
+    # _tlv inlined: this loop runs for every TLV of every certificate.
     out = []
     pos = start
+    size = len(buf)
     while pos < end:
-        t = _tlv(buf, pos)
-        out.append(t)
-        pos = t[2]
+        if pos + 1 >= size:
+            raise DerError("truncated")
+        tag = buf[pos]
+        first = buf[pos + 1]
+        if first < 0x80:
+            v_start = pos + 2
+            pos = v_start + first
+        else:
+            n = first & 0x7F
+            if n == 0 or n > 4:
+                raise DerError("unsupported length")
+            v_start = pos + 2 + n
+            pos = v_start + int.from_bytes(buf[pos + 2 : v_start], "big")
+        if pos > end:
+            raise DerError("truncated")
+        out.append((tag, v_start, pos))
     return out
 
 
+_OID_MEMO: dict[bytes, str] = {}
+_NAME_MEMO: dict[bytes, tuple[str, str]] = {}
+_MEMO_LIMIT = 50_000
+
+
 def _oid(raw: bytes) -> str:
+    memo = _OID_MEMO.get(raw)
+    if memo is not None:
+        return memo
+    text = _decode_oid(raw)
+    if len(_OID_MEMO) < _MEMO_LIMIT:
+        _OID_MEMO[raw] = text
+    return text
+
+
+def _decode_oid(raw: bytes) -> str:
     if not raw:
         return ""
     first = raw[0]
@@ -127,6 +157,16 @@ def _decode_value(buf: bytes, tag: int, start: int, end: int) -> str | None:
 
 def format_name(raw: bytes) -> tuple[str, str]:
     """Return (RFC 4514 string, common name) of a DER-encoded Name."""
+    memo = _NAME_MEMO.get(raw)
+    if memo is None:
+        memo = _format_name(raw)
+        if len(_NAME_MEMO) >= _MEMO_LIMIT:
+            _NAME_MEMO.clear()
+        _NAME_MEMO[raw] = memo
+    return memo
+
+
+def _format_name(raw: bytes) -> tuple[str, str]:
     tag, start, end = _tlv(raw, 0)
     rdns = []
     cn = ""

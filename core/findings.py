@@ -17,6 +17,7 @@ __all__ = [
     "duplicate_files",
     "relative_time",
     "sort_findings",
+    "time_state",
 ]
 
 SEVERITY: dict[str, Severity] = {
@@ -81,6 +82,19 @@ def duplicate_files(locations: Iterable[Location], trust_stores: set[str]) -> li
     return sorted(files)
 
 
+def time_state(cert: CertFacts, now: datetime, expiring_days: int) -> int:
+    """Which side of each validity threshold ``now`` is on (same state, same time findings).
+
+    Finding messages carry dates, never "3 days ago", so a record whose state did not change
+    between two evaluation times has exactly the same findings.
+    """
+    return (
+        (cert.not_before > now)
+        + 2 * (cert.not_after < now)
+        + 4 * (cert.not_after <= now + timedelta(days=expiring_days))
+    )
+
+
 def basic_findings(
     cert: CertFacts,
     locations: Iterable[Location],
@@ -99,7 +113,7 @@ def basic_findings(
             Finding(
                 "expired",
                 Severity.ERROR,
-                f"expired on {_date(cert.not_after)} ({relative_time(cert.not_after, now)})",
+                f"expired on {_date(cert.not_after)}",
             )
         )
     elif cert.not_before > now:
@@ -107,8 +121,7 @@ def basic_findings(
             Finding(
                 "not_yet_valid",
                 Severity.ERROR,
-                f"not valid before {_date(cert.not_before)} "
-                f"({relative_time(cert.not_before, now)})",
+                f"not valid before {_date(cert.not_before)}",
             )
         )
     if now <= cert.not_after <= now + timedelta(days=expiring_days):
@@ -116,7 +129,7 @@ def basic_findings(
             Finding(
                 "expiring",
                 Severity.WARNING,
-                f"expires on {_date(cert.not_after)} ({relative_time(cert.not_after, now)}), "
+                f"expires on {_date(cert.not_after)}, "
                 f"within the {expiring_days}-day warning period",
             )
         )

@@ -30,7 +30,8 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644, overwrite: bool 
     """Write ``data`` to ``path`` so that readers see the old file or the new one, nothing else.
 
     The temporary file is created with ``mode`` already applied (never wider), and the final
-    file has exactly ``mode`` whatever the umask.
+    file has exactly ``mode`` whatever the umask.  A symlink at ``path`` counts as an existing
+    file and is replaced, not followed.
 
     Args:
         path: The file to write; its folder must exist.
@@ -123,7 +124,8 @@ def _taken(path: Path) -> bool:
 def _create_temp(folder: Path, name: str, mode: int) -> tuple[int, Path]:
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
     for _ in range(_TEMP_ATTEMPTS):
-        temp = folder / f".{name}.{secrets.token_hex(6)}.tmp"
+        # Shortened so that long names stay within the 255-byte limit of a file name.
+        temp = folder / f".{name[:200]}.{secrets.token_hex(6)}.tmp"
         try:
             # The mode applies from creation on, so the content is never readable by others.
             return os.open(temp, flags, mode), temp

@@ -13,7 +13,7 @@ import binascii
 import hashlib
 import re
 import warnings
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -54,8 +54,7 @@ nothing recognisable is worth reporting as unreadable rather than ignored.
 """
 
 
-@dataclass(frozen=True, slots=True)
-class FoundCert:
+class FoundCert(NamedTuple):
     """A certificate inside a file."""
 
     facts: CertFacts
@@ -63,8 +62,7 @@ class FoundCert:
     format: str
 
 
-@dataclass(frozen=True, slots=True)
-class FoundKey:
+class FoundKey(NamedTuple):
     """A private key inside a file."""
 
     format: str
@@ -73,8 +71,7 @@ class FoundKey:
     key: KeyFacts | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ParsedFile:
+class ParsedFile(NamedTuple):
     """What one file holds; ``problems`` lists the parts that could not be read."""
 
     certs: tuple[FoundCert, ...] = ()

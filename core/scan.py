@@ -27,7 +27,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TypeAlias
 
-from core.findings import basic_findings, sort_findings
+from core.findings import basic_findings, sort_findings, time_state
 from core.model import (
     CertFacts,
     CertificateRecord,
@@ -185,7 +185,9 @@ class _Walker:
         self.batch.unreadable.append(Unreadable(printable_path(path), reason))
 
     def _excluded(self, path: str) -> bool:
-        return any(fnmatch.fnmatchcase(path, pat) for pat in self.exclude)
+        return bool(self.exclude) and any(
+            fnmatch.fnmatchcase(path, pat) for pat in self.exclude
+        )
 
     def _walk_store(self, plan: StorePlan) -> None:
         store = plan.store
@@ -238,7 +240,7 @@ class _Walker:
                         stack.append((path, (real.rstrip("/") + "/" + entry.name)))
                     else:
                         st = entry.stat(follow_symlinks=False)
-                        self._file(store, path, real.rstrip("/") + "/" + entry.name, None, st)
+                        self._file(store, path, "", None, st, entry.path)
                 except OSError as exc:
                     self._report(path, exc.strerror or str(exc))
             if len(self.batch.jobs) >= _BATCH:
@@ -263,7 +265,13 @@ class _Walker:
             self._file(store, path, target, target, st)
 
     def _file(
-        self, store: str, path: str, real: str, link: str | None, st: os.stat_result
+        self,
+        store: str,
+        path: str,
+        real: str,
+        link: str | None,
+        st: os.stat_result,
+        host: str = "",
     ) -> None:
         mode = st.st_mode
         if not stat.S_ISREG(mode):
@@ -278,7 +286,7 @@ class _Walker:
             )
             self._report(path, f"not a regular file ({kind}); not read")
             return
-        host = self.fs.host(real)
+        host = host or self.fs.host(real)
         if st.st_size > self.max_size:
             if self._looks_like_material(host, path):
                 self._report(
@@ -315,13 +323,22 @@ class _Walker:
 class _CertState:
     facts: CertFacts
     locations: list[Location] = field(default_factory=list)
+    anchor: bool = False
 
 
 class _Aggregator:
     """Merges parsed files into records, one per certificate."""
 
-    def __init__(self, fs: RootFS, trust_stores: set[str], anchor_stores: set[str]) -> None:
+    def __init__(
+        self,
+        fs: RootFS,
+        trust_stores: set[str],
+        anchor_stores: set[str],
+        previous: dict[str, tuple[int, CertificateRecord]] | None = None,
+    ) -> None:
         self.fs = fs
+        self.previous = previous or {}
+        self.made: dict[str, tuple[int, CertificateRecord]] = {}
         self.trust_stores = trust_stores
         self.anchor_stores = anchor_stores
         self.certs: dict[str, _CertState] = {}
@@ -330,19 +347,29 @@ class _Aggregator:
         self.pkcs12: list[Store] = []
         self.unreadable: list[Unreadable] = []
 
-    def add(self, job: _Job, parsed: ParsedFile) -> list[str]:
-        """Merge one file; return the fingerprints whose records changed."""
+    @staticmethod
+    def locations(job: _Job, parsed: ParsedFile) -> tuple[Location, ...]:
+        """The locations a file contributes (cached with the parsed file for rescans)."""
         shown = printable_path(job.path)
         link = printable_path(job.symlink_to) if job.symlink_to else None
+        return tuple(
+            Location(job.store, shown, found.index, found.format, link, job.host)
+            for found in parsed.certs
+        )
+
+    def add(self, job: _Job, parsed: ParsedFile, locations: tuple[Location, ...]) -> list[str]:
+        """Merge one file; return the fingerprints whose records changed."""
+        shown = printable_path(job.path)
         changed: list[str] = []
-        for found in parsed.certs:
+        anchor = job.store in self.anchor_stores
+        for found, location in zip(parsed.certs, locations, strict=True):
             facts = found.facts
             state = self.certs.get(facts.sha256)
             if state is None:
                 state = self.certs[facts.sha256] = _CertState(facts)
-            state.locations.append(
-                Location(job.store, shown, found.index, found.format, link, job.host)
-            )
+            state.locations.append(location)
+            if anchor:
+                state.anchor = True
             changed.append(facts.sha256)
         for key in parsed.keys:
             info = PrivateKeyInfo(
@@ -365,10 +392,25 @@ class _Aggregator:
 
     def record(self, sha256: str, *, now: datetime, settings: Settings) -> CertificateRecord:
         state = self.certs[sha256]
-        locations = tuple(sorted(state.locations, key=lambda loc: (loc.path, loc.index)))
-        anchor = any(loc.store in self.anchor_stores for loc in locations)
+        if len(state.locations) == 1:
+            locations: tuple[Location, ...] = (state.locations[0],)
+        else:
+            locations = tuple(sorted(state.locations, key=lambda loc: (loc.path, loc.index)))
+        anchor = state.anchor
         key = self._key_for(state.facts, locations)
         checks = settings.checks
+        when = time_state(state.facts, now, checks.expiring_days)
+        prev = self.previous.get(sha256)
+        if prev is not None:
+            old_when, old = prev
+            if (
+                old_when == when
+                and old.locations == locations
+                and old.private_key == key
+                and old.trust_anchor == anchor
+            ):
+                self.made[sha256] = prev
+                return old
         findings = basic_findings(
             state.facts,
             locations,
@@ -379,13 +421,15 @@ class _Aggregator:
             trust_anchor=anchor,
             trust_stores=self.trust_stores,
         )
-        return CertificateRecord(
+        record = CertificateRecord(
             cert=state.facts,
             locations=locations,
             private_key=key,
             findings=sort_findings(findings),
             trust_anchor=anchor,
         )
+        self.made[sha256] = (when, record)
+        return record
 
     def _key_for(
         self, facts: CertFacts, locations: Sequence[Location]
@@ -420,7 +464,13 @@ def _owner(uid: int) -> str:
     return name
 
 
-_CacheKey: TypeAlias = tuple[str, tuple[int, int, int, int, int]]
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    ident: tuple[int, int, int, int, int]
+    store: str
+    symlink_to: str | None
+    parsed: ParsedFile
+    locations: tuple[Location, ...]
 
 
 class Scanner:
@@ -446,7 +496,10 @@ class Scanner:
         self.settings = settings if settings is not None else Settings()
         self.parallel = parallel
         self.processes = processes or min(4, os.cpu_count() or 1)
-        self._cache: dict[str, tuple[tuple[int, int, int, int, int], ParsedFile]] = {}
+        # Per machine path: what the file was (identity, store, link) and what it held.
+        self._cache: dict[str, _Cached] = {}
+        self._records: dict[str, tuple[int, CertificateRecord]] = {}
+        self._records_settings: Settings | None = None
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._threads = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="certdeck-parse"
@@ -477,13 +530,21 @@ class Scanner:
 
     async def scan(self, *, now: datetime) -> Inventory:
         """Scan to the end and return the finished inventory."""
-        async for event in self.events(now=now):
+        async for event in self.events(now=now, stream_records=False):
             if isinstance(event, ScanFinished):
                 return event.inventory
         raise RuntimeError("scan ended without a result")  # pragma: no cover
 
-    async def events(self, *, now: datetime) -> AsyncIterator[ScanEvent]:
-        """Scan and yield events as they happen; cancel by closing the iterator."""
+    async def events(
+        self, *, now: datetime, stream_records: bool = True
+    ) -> AsyncIterator[ScanEvent]:
+        """Scan and yield events as they happen; cancel by closing the iterator.
+
+        Args:
+            now: the evaluation time.
+            stream_records: yield :class:`CertificatesFound` while scanning (for a UI that
+                shows rows as they arrive); without it only the final inventory carries them.
+        """
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         loop = asyncio.get_running_loop()
@@ -499,7 +560,9 @@ class Scanner:
         for store in stores:
             yield StoreDiscovered(store)
         trust = {s.name for s in stores if s.kind is StoreKind.TRUST}
-        agg = _Aggregator(self.fs, trust, trust)
+        # Records are reused only when nothing that shapes them changed, settings included.
+        previous = self._records if self._records_settings is settings else None
+        agg = _Aggregator(self.fs, trust, trust, previous)
         queue: asyncio.Queue[_Walked | None] = asyncio.Queue()
         walker = _Walker(
             self.fs, plans, settings.scan.exclude, settings.scan.max_file_size, loop, queue
@@ -513,15 +576,18 @@ class Scanner:
         parsed_now: dict[tuple[int, int], ParsedFile | str] = {}
         waiting: dict[tuple[int, int], list[_Job]] = {}
         cache = self._cache
-        fresh_cache: dict[str, tuple[tuple[int, int, int, int, int], ParsedFile]] = {}
+        fresh_cache: dict[str, _Cached] = {}
         to_parse = 0
 
         def apply(job: _Job, result: ParsedFile | str) -> list[str]:
             if isinstance(result, str):
                 agg.unreadable.append(Unreadable(printable_path(job.path), result))
                 return []
-            fresh_cache[job.host] = (job.ident, result)
-            return agg.add(job, result)
+            entry = _Cached(
+                job.ident, job.store, job.symlink_to, result, agg.locations(job, result)
+            )
+            fresh_cache[job.path] = entry
+            return agg.add(job, result, entry.locations)
 
         def records(shas: Iterable[str]) -> tuple[CertificateRecord, ...]:
             return tuple(agg.record(s, now=now, settings=settings) for s in dict.fromkeys(shas))
@@ -551,9 +617,15 @@ class Scanner:
                         todo: list[_Job] = []
                         for job in batch.jobs:
                             dev_ino = job.ident[:2]
-                            hit = cache.get(job.host)
-                            if hit is not None and hit[0] == job.ident:
-                                changed += apply(job, hit[1])
+                            hit = cache.get(job.path)
+                            if (
+                                hit is not None
+                                and hit.ident == job.ident
+                                and hit.store == job.store
+                                and hit.symlink_to == job.symlink_to
+                            ):
+                                fresh_cache[job.path] = hit
+                                changed += agg.add(job, hit.parsed, hit.locations)
                                 done += 1
                             elif dev_ino in parsed_now:
                                 changed += apply(job, parsed_now[dev_ino])
@@ -581,7 +653,7 @@ class Scanner:
                             done += 1
                     if len(agg.unreadable) > unreadable_before:
                         yield FilesUnreadable(tuple(agg.unreadable[unreadable_before:]))
-                if changed:
+                if changed and stream_records:
                     yield CertificatesFound(records(changed))
                 yield ScanProgress(done, seen, walking)
         finally:
@@ -595,6 +667,8 @@ class Scanner:
                 key=lambda r: (r.cert.display_name.casefold(), r.sha256),
             )
         )
+        self._records = agg.made
+        self._records_settings = settings
         yield ScanFinished(
             Inventory(
                 root=self.fs.root,

@@ -1,0 +1,173 @@
+"""Scan throughput: certdeck's cold and warm scan next to the raw ``cryptography`` parse rate.
+
+Usage: ``python benchmarks/scan_bench.py N [--tree DIR]``
+
+Generates (once, then reuses) a tree of N certificates under ``DIR`` (default: a folder in
+the system's temporary directory): nested folders, mostly one PEM file per certificate, some
+DER files and some PEM bundles, issued by a handful of CAs.  Then prints, measured in this
+one run:
+
+- raw: read every file and load it with ``load_pem_x509_certificates`` /
+  ``load_der_x509_certificate`` in one process (what parsing alone costs);
+- cold: a new :class:`core.scan.Scanner` over the tree (process start-up included);
+- warm: the same scanner again on the unchanged tree;
+
+as certificates per second and as ratios.  Not a test: nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from core.scan import Scanner
+from core.settings import ScanSettings, Settings
+
+NOW = datetime(2026, 11, 27, tzinfo=UTC)
+CAS = 5
+
+
+def _name(cn: str, org: str = "Bench Org") -> x509.Name:
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COUNTRY_NAME, "DE"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
+            x509.NameAttribute(NameOID.COMMON_NAME, cn),
+        ]
+    )
+
+
+def generate(root: Path, n: int) -> None:
+    """Write N certificates under ``root/etc/bench``: 90 % PEM, 5 % DER, 5 % in bundles."""
+    base = root / "etc" / "bench"
+    base.mkdir(parents=True, exist_ok=True)
+    ca_keys = [ec.derive_private_key(1000 + i, ec.SECP256R1()) for i in range(CAS)]
+    ca_names = [_name(f"Bench CA {i}") for i in range(CAS)]
+    ca_certs = []
+    for key, name in zip(ca_keys, ca_names, strict=True):
+        ca_certs.append(
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(NOW - timedelta(days=365))
+            .not_valid_after(NOW + timedelta(days=3650))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .sign(key, hashes.SHA256())
+        )
+    (base / "cas.pem").write_bytes(
+        b"".join(c.public_bytes(serialization.Encoding.PEM) for c in ca_certs)
+    )
+    leaf_keys = [ec.derive_private_key(5000 + i, ec.SECP256R1()) for i in range(16)]
+    bundle: list[bytes] = []
+    for i in range(n):
+        ca = i % CAS
+        host = f"host{i}.bench.example"
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(_name(host))
+            .issuer_name(ca_names[ca])
+            .public_key(leaf_keys[i % len(leaf_keys)].public_key())
+            .serial_number(i + 1)
+            .not_valid_before(NOW - timedelta(days=30))
+            .not_valid_after(NOW + timedelta(days=60 + i % 400))
+            .add_extension(
+                x509.SubjectAlternativeName([x509.DNSName(host), x509.DNSName("www." + host)]),
+                critical=False,
+            )
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
+            )
+            .sign(ca_keys[ca], hashes.SHA256())
+        )
+        folder = base / f"d{i % 20:02d}" / f"s{i % 7}"
+        folder.mkdir(parents=True, exist_ok=True)
+        kind = i % 20
+        if kind == 0:
+            (folder / f"cert{i}.der").write_bytes(cert.public_bytes(serialization.Encoding.DER))
+        elif kind == 1:
+            bundle.append(cert.public_bytes(serialization.Encoding.PEM))
+            if len(bundle) == 10:
+                (folder / f"bundle{i}.pem").write_bytes(b"".join(bundle))
+                bundle = []
+        else:
+            (folder / f"cert{i}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    if bundle:
+        (base / "bundle-rest.pem").write_bytes(b"".join(bundle))
+    (root / ".complete").write_text(str(n))
+
+
+def raw_rate(root: Path) -> tuple[int, float]:
+    """Read and parse every file with cryptography alone; return (certificates, seconds)."""
+    files = [Path(d) / f for d, _, names in os.walk(root / "etc") for f in names]
+    start = time.perf_counter()
+    count = 0
+    for path in files:
+        data = path.read_bytes()
+        if data.startswith(b"-----BEGIN"):
+            count += len(x509.load_pem_x509_certificates(data))
+        else:
+            x509.load_der_x509_certificate(data)
+            count += 1
+    return count, time.perf_counter() - start
+
+
+async def certdeck_rates(root: Path, parallel: str) -> tuple[int, float, float]:
+    """Cold and warm scan times of one scanner over the tree."""
+    settings = Settings(scan=ScanSettings(default_locations=False, paths=("/etc/bench",)))
+    scanner = Scanner(root, settings=settings, parallel=parallel)
+    try:
+        start = time.perf_counter()
+        inventory = await scanner.scan(now=NOW)
+        cold = time.perf_counter() - start
+        start = time.perf_counter()
+        again = await scanner.scan(now=NOW)
+        warm = time.perf_counter() - start
+    finally:
+        scanner.close()
+    assert len(again.certificates) == len(inventory.certificates)
+    return len(inventory.certificates), cold, warm
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("n", type=int, help="number of certificates in the tree")
+    parser.add_argument("--tree", type=Path, help="where to keep the generated tree")
+    parser.add_argument(
+        "--parallel", default="auto", choices=("auto", "process", "thread"), help="scan mode"
+    )
+    args = parser.parse_args()
+    root = args.tree or Path(tempfile.gettempdir()) / f"certdeck-bench-{args.n}"
+    if not (root / ".complete").exists() or (root / ".complete").read_text() != str(args.n):
+        print(f"generating {args.n} certificates under {root} …", flush=True)
+        start = time.perf_counter()
+        generate(root, args.n)
+        print(f"  generated in {time.perf_counter() - start:.1f} s")
+    raw_n, raw_s = raw_rate(root)
+    n, cold_s, warm_s = asyncio.run(certdeck_rates(root, args.parallel))
+    raw = raw_n / raw_s
+    cold = n / cold_s
+    warm = n / warm_s
+    print(f"certificates: {n} (raw parse found {raw_n}); scan mode: {args.parallel}")
+    print(f"raw cryptography : {raw:10,.0f} cert/s  ({raw_s:.2f} s)")
+    print(f"certdeck cold    : {cold:10,.0f} cert/s  ({cold_s:.2f} s)  = {cold / raw:.0%} of raw")
+    print(f"certdeck warm    : {warm:10,.0f} cert/s  ({warm_s:.2f} s)  = {warm / cold:.1f}x cold")
+
+
+if __name__ == "__main__":
+    main()

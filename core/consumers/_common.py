@@ -1,0 +1,275 @@
+"""What every service parser shares: bounded reading, recording, and inherited settings."""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from ._fs import ConfigFS, normalise
+from ._model import ConfigProblem, ConsumerScan, FileUse, Purpose
+
+__all__ = [
+    "MAX_CONFIG_FILES",
+    "MAX_INCLUDE_DEPTH",
+    "MAX_NESTING",
+    "Collector",
+    "Declaration",
+    "Family",
+    "Scope",
+    "absolute",
+    "emit_families",
+    "has_magic",
+]
+
+MAX_INCLUDE_DEPTH = 32
+"""Includes nested deeper than this are not followed (real configurations use 2 or 3)."""
+MAX_CONFIG_FILES = 2000
+"""At most this many configuration files are read per service."""
+MAX_NESTING = 64
+"""Blocks nested deeper than this are skipped."""
+MAX_TOTAL_CHARS = 64 * 1024 * 1024
+"""At most this much configuration text is parsed per service."""
+
+_MAGIC = re.compile(r"[*?[]")
+
+
+def has_magic(path: str) -> bool:
+    """Whether ``path`` holds shell wildcards."""
+    return _MAGIC.search(path) is not None
+
+
+def absolute(value: str, base: str) -> str:
+    """``value`` as a normalised machine path, relative values taken from folder ``base``."""
+    return normalise(posixpath.join(base, value))
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+class Collector:
+    """Reads one service's configuration files within bounds and records what they say."""
+
+    def __init__(self, fs: ConfigFS, service: str) -> None:
+        self.fs = fs
+        self.service = service
+        self._uses: dict[FileUse, None] = {}
+        self._problems: dict[ConfigProblem, None] = {}
+        self._configs: dict[str, None] = {}
+        self._texts: dict[str, str | OSError] = {}
+        self._files_read = 0
+        self._chars_read = 0
+        self._budget_reported = False
+        self._checked: dict[tuple[str, bool], str | None] = {}
+
+    def scan(self) -> ConsumerScan:
+        """Everything recorded so far."""
+        return ConsumerScan(tuple(self._uses), tuple(self._problems), tuple(self._configs))
+
+    def was_read(self, path: str) -> bool:
+        """Whether ``path`` has already been reached as a configuration file."""
+        return path in self._configs
+
+    def problem(self, config: str, line: int, message: str) -> None:
+        """Record a problem (each distinct one once)."""
+        self._problems.setdefault(ConfigProblem(self.service, config, line, message))
+
+    def read(
+        self,
+        path: str,
+        *,
+        stack: Sequence[str],
+        config: str,
+        line: int,
+        what: str = "included file",
+    ) -> str | None:
+        """The text of configuration file ``path``, or ``None`` after recording why not.
+
+        ``stack`` holds the files being read, outermost first; ``config``/``line`` name the
+        directive that asks for ``path`` (the file itself, line 0, for a main file).
+        """
+        if path in stack:
+            cycle = " -> ".join([*stack[stack.index(path) :], path])
+            self.problem(config, line, f"include loop: {cycle}; not reading {path} again")
+            return None
+        if len(stack) >= MAX_INCLUDE_DEPTH:
+            self.problem(
+                config,
+                line,
+                f"includes nested deeper than {MAX_INCLUDE_DEPTH} levels; not reading {path}",
+            )
+            return None
+        if self._files_read >= MAX_CONFIG_FILES or self._chars_read >= MAX_TOTAL_CHARS:
+            if not self._budget_reported:
+                self._budget_reported = True
+                self.problem(
+                    config,
+                    line,
+                    f"stopped at {path}: more than {MAX_CONFIG_FILES} configuration files or "
+                    f"{MAX_TOTAL_CHARS // (1024 * 1024)} MiB of configuration to read",
+                )
+            return None
+        cached = self._texts.get(path)
+        if cached is None:
+            try:
+                cached = self.fs.read_text(path)
+            except OSError as exc:
+                cached = exc
+            self._texts[path] = cached
+        if isinstance(cached, OSError):
+            self.problem(config, line, f"cannot read {what} {path}: {_reason(cached)}")
+            return None
+        self._files_read += 1
+        self._chars_read += len(cached)
+        self._configs.setdefault(path)
+        return cached
+
+    def glob(self, pattern: str) -> list[str]:
+        """The machine paths matching ``pattern`` (normalised)."""
+        return [normalise(path) for path in self.fs.glob(pattern)]
+
+    def use(
+        self,
+        *,
+        config: str,
+        line: int,
+        directive: str,
+        purpose: Purpose,
+        path: str,
+        group: str,
+        directory: bool = False,
+        check: bool = True,
+    ) -> None:
+        """Record a file use and, when ``check``, a problem if the file is not there."""
+        self._uses.setdefault(
+            FileUse(self.service, config, line, directive, purpose, path, group, directory)
+        )
+        if not check:
+            return
+        trouble = self._check(path, directory)
+        if trouble is not None:
+            self.problem(config, line, f"{directive} points to {path}, which {trouble}")
+
+    def _check(self, path: str, directory: bool) -> str | None:
+        key = (path, directory)
+        if key not in self._checked:
+            trouble: str | None = None
+            if directory:
+                if not self.fs.is_dir(path):
+                    trouble = "is not a folder" if self.fs.is_file(path) else "does not exist"
+            elif not self.fs.is_file(path):
+                trouble = "is a folder" if self.fs.is_dir(path) else "does not exist"
+            self._checked[key] = trouble
+        return self._checked[key]
+
+
+@dataclass(frozen=True, slots=True)
+class Declaration:
+    """One directive naming a file, before it is known which contexts use it."""
+
+    directive: str
+    purpose: Purpose
+    path: str
+    config: str
+    line: int
+    directory: bool = False
+
+
+@dataclass(eq=False)
+class Scope:
+    """A block of a configuration (an nginx ``server``, an Apache ``<VirtualHost>``, …).
+
+    ``kind`` is the block's lower-case name, ``""`` for the top level.
+    """
+
+    kind: str
+    group: str
+    parent: Scope | None = None
+    declared: dict[str, list[Declaration]] = field(default_factory=dict)
+
+    def declare(self, name: str, declaration: Declaration, *, replace: bool = False) -> None:
+        """Record a directive ``name``; ``replace`` when a repeat overrides the earlier one."""
+        if replace:
+            self.declared[name] = [declaration]
+        else:
+            self.declared.setdefault(name, []).append(declaration)
+
+    def ancestors(self) -> Iterable[Scope]:
+        """The enclosing scopes, innermost first."""
+        scope = self.parent
+        while scope is not None:
+            yield scope
+            scope = scope.parent
+
+
+@dataclass(frozen=True)
+class Family:
+    """Directives a context uses together, e.g. a server's certificate, key and CA files.
+
+    A scope of a kind in ``group_kinds`` forms its own group when it declares one of
+    ``names``; one of a kind in ``inheriting_kinds`` also does when an enclosing scope does.
+    A group uses, for each name, the nearest declaration (every declaration from the top
+    down for names in ``appending``).  Declarations no group uses form their scope's group.
+    """
+
+    names: Sequence[str]
+    group_kinds: frozenset[str]
+    inheriting_kinds: frozenset[str] = frozenset()
+    appending: frozenset[str] = frozenset()
+    suffix: str = ""
+
+
+def emit_families(
+    collector: Collector, scopes: Sequence[Scope], families: Iterable[Family]
+) -> None:
+    """Record the file uses of ``scopes`` (in document order) for every family."""
+    for family in families:
+        emitted: set[int] = set()
+        names = set(family.names)
+        for scope in scopes:
+            if scope.kind not in family.group_kinds:
+                continue
+            declares = not names.isdisjoint(scope.declared)
+            if not declares and not (
+                scope.kind in family.inheriting_kinds
+                and any(not names.isdisjoint(up.declared) for up in scope.ancestors())
+            ):
+                continue
+            for name in family.names:
+                for declaration in _effective(scope, name, name in family.appending):
+                    emitted.add(id(declaration))
+                    _emit(collector, declaration, scope.group + family.suffix)
+        for scope in scopes:
+            for name in family.names:
+                for declaration in scope.declared.get(name, ()):
+                    if id(declaration) not in emitted:
+                        _emit(collector, declaration, scope.group + family.suffix)
+
+
+def _effective(scope: Scope, name: str, appending: bool) -> list[Declaration]:
+    chain = [scope, *scope.ancestors()]
+    if appending:
+        return [d for s in reversed(chain) for d in s.declared.get(name, ())]
+    for s in chain:
+        if name in s.declared:
+            return s.declared[name]
+    return []
+
+
+def _emit(collector: Collector, declaration: Declaration, group: str) -> None:
+    collector.use(
+        config=declaration.config,
+        line=declaration.line,
+        directive=declaration.directive,
+        purpose=declaration.purpose,
+        path=declaration.path,
+        group=group,
+        directory=declaration.directory,
+    )
+
+
+def purposes(table: Mapping[str, Purpose]) -> Mapping[str, Purpose]:
+    """``table`` with lower-case keys, for case-insensitive directive names."""
+    return {name.lower(): purpose for name, purpose in table.items()}
