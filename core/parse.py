@@ -315,7 +315,9 @@ _OID_SIGNED = bytes.fromhex("06092a864886f70d010702")  # 1.2.840.113549.1.7.2 si
 def _looks_like_pkcs12(data: bytes) -> bool:
     """PFX ::= SEQUENCE { version INTEGER (3), authSafe ContentInfo (data), macData? }."""
     try:
-        _, start, end = _der._tlv(data, 0)
+        start = _content_start(data)
+        if start < 0:
+            return False
         version = _der._tlv(data, start)
         if version[0] != 0x02 or data[version[1] : version[2]] != b"\x03":
             return False
@@ -325,15 +327,32 @@ def _looks_like_pkcs12(data: bytes) -> bool:
         return False
 
 
-def _looks_like_pkcs7(data: bytes) -> bool:
+def _content_start(data: bytes) -> int:
+    """Where the outer SEQUENCE's content starts (BER indefinite length allowed: PKCS#7)."""
+    if len(data) < 2 or data[0] != 0x30:
+        return -1
+    if data[1] == 0x80:
+        return 2
     try:
-        _, start, _ = _der._tlv(data, 0)
+        return _der._tlv(data, 0)[1]
     except _der.DerError:
-        return False
-    return data[start : start + len(_OID_SIGNED)] == _OID_SIGNED
+        return -1
+
+
+def _looks_like_pkcs7(data: bytes) -> bool:
+    start = _content_start(data)
+    return start >= 0 and data[start : start + len(_OID_SIGNED)] == _OID_SIGNED
 
 
 def _parse_der(data: bytes, suffix_hint: bool) -> ParsedFile:
+    if _looks_like_pkcs7(data):
+        try:
+            found = _pkcs7(data)
+        except ValueError as exc:
+            return ParsedFile(problems=(f"not a valid PKCS#7 bundle ({_reason(exc)})",))
+        return ParsedFile(certs=tuple(FoundCert(f, i, "pkcs7") for i, f in enumerate(found)))
+    if _looks_like_pkcs12(data):
+        return ParsedFile(pkcs12=True)
     try:
         outer_end = _der._tlv(data, 0)[2]
     except _der.DerError:
@@ -344,14 +363,6 @@ def _parse_der(data: bytes, suffix_hint: bool) -> ParsedFile:
     facts, error = _load_cert(data)
     if facts is not None:
         return ParsedFile(certs=(FoundCert(facts, 0, "der"),))
-    if _looks_like_pkcs12(data):
-        return ParsedFile(pkcs12=True)
-    if _looks_like_pkcs7(data):
-        try:
-            found = _pkcs7(data)
-        except ValueError as exc:
-            return ParsedFile(problems=(f"not a valid PKCS#7 bundle ({_reason(exc)})",))
-        return ParsedFile(certs=tuple(FoundCert(f, i, "pkcs7") for i, f in enumerate(found)))
     try:
         return ParsedFile(keys=(_key_from_der(data, "der"),))
     except TypeError:  # "Password was not given but private key is encrypted"
