@@ -291,8 +291,8 @@ class _Walker:
             if self._looks_like_material(host, path):
                 self._report(
                     path,
-                    f"skipped: {st.st_size / 1048576:.1f} MiB is larger than scan.max_file_size "
-                    f"({self.max_size / 1048576:.1f} MiB)",
+                    f"skipped: {_size(st.st_size)} is larger than scan.max_file_size "
+                    f"({_size(self.max_size)})",
                 )
             return
         self.batch.jobs.append(
@@ -317,6 +317,15 @@ class _Walker:
         except OSError:
             return False
         return b"-----BEGIN " in head
+
+
+def _size(n: int) -> str:
+    """A byte count the way people read it: 812 bytes, 4.9 KiB, 12.0 MiB."""
+    if n < 1024:
+        return f"{n} bytes"
+    if n < 1024 * 1024:
+        return f"{n / 1024:.1f} KiB"
+    return f"{n / 1048576:.1f} MiB"
 
 
 @dataclass(slots=True)

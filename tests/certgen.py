@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import zlib
 from pathlib import Path
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -82,7 +83,7 @@ def make(
     server: bool = True,
 ) -> Made:
     """A certificate: self-signed unless ``issuer`` is given; valid around NOW by default."""
-    key = key or ec_key(abs(hash(cn)) % 1000)
+    key = key or ec_key(zlib.crc32(cn.encode()) % 1000)
     subj = subject or name(cn)
     nb = not_before or NOW - timedelta(days=10)
     na = not_after or nb + timedelta(days=days)
