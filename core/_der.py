@@ -24,6 +24,10 @@ def _tlv(buf: bytes, pos: int) -> tuple[int, int, int]:
     """Return (tag, start of value, end of value) of the TLV at ``pos``."""
     try:
         tag = buf[pos]
+        if tag & 0x1F == 0x1F:  # high tag number: continuation bytes until bit 8 is clear
+            while buf[pos + 1] & 0x80:
+                pos += 1
+            pos += 1
         first = buf[pos + 1]
     except IndexError:
         raise DerError("truncated") from None
@@ -50,6 +54,12 @@ def _children(buf: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
         if pos + 1 >= size:
             raise DerError("truncated")
         tag = buf[pos]
+        if tag & 0x1F == 0x1F:  # high tag number (rare): let _tlv handle it
+            tag, v_start, pos = _tlv(buf, pos)
+            if pos > end:
+                raise DerError("truncated")
+            out.append((tag, v_start, pos))
+            continue
         first = buf[pos + 1]
         if first < 0x80:
             v_start = pos + 2
@@ -380,14 +390,14 @@ def read_certificate(der: bytes) -> CertFields:
     if sig_oid == "1.2.840.113549.1.1.10" and len(alg) > 1:
         sig_hash = _pss_hash(der, alg[1][1], alg[1][2])
     issuer_t = fields[i + 2]
-    issuer_der = der[issuer_t[1] - _hdr(der, issuer_t) : issuer_t[2]]
+    issuer_der = der[fields[i + 1][2] : issuer_t[2]]  # a TLV starts where the last ended
     validity = _children(der, fields[i + 3][1], fields[i + 3][2])
     not_before = _time(der, *validity[0])
     not_after = _time(der, *validity[1])
     subject_t = fields[i + 4]
-    subject_der = der[subject_t[1] - _hdr(der, subject_t) : subject_t[2]]
+    subject_der = der[fields[i + 3][2] : subject_t[2]]
     spki_t = fields[i + 5]
-    spki_der = der[spki_t[1] - _hdr(der, spki_t) : spki_t[2]]
+    spki_der = der[subject_t[2] : spki_t[2]]
     key_type, key_bits, curve = read_spki(spki_der)
 
     names: list[str] = []
@@ -460,16 +470,6 @@ def read_certificate(der: bytes) -> CertFields:
         subject_key_id=ski,
         authority_key_id=aki,
     )
-
-
-def _hdr(buf: bytes, t: tuple[int, int, int]) -> int:
-    """Length of the tag+length header of a TLV whose value starts at t[1]."""
-    # The header is 2 bytes for short lengths, 2 + n for long ones; recover it from the value
-    # start by scanning back is ambiguous, so recompute from the length of the value.
-    length = t[2] - t[1]
-    if length < 0x80:
-        return 2
-    return 2 + (length.bit_length() + 7) // 8
 
 
 def _pss_hash(buf: bytes, start: int, end: int) -> str | None:

@@ -122,7 +122,10 @@ def cert_facts(der: bytes, cert: x509.Certificate | None = None) -> CertFacts:
     self_issued = f.issuer_der == f.subject_der
     self_signed = False
     if self_issued:
-        self_signed = signed_by(cert, cert.public_key())
+        try:
+            self_signed = signed_by(cert, cert.public_key())
+        except Exception:  # a key type cryptography cannot use (GOST …): cannot tell
+            self_signed = False
     facts = CertFacts(
         sha256=digest.hex(),
         sha1=hashlib.sha1(der, usedforsecurity=False).hexdigest(),
@@ -221,9 +224,33 @@ def _load_cert(der: bytes) -> tuple[CertFacts | None, str | None]:
         return None, _reason(exc)
 
 
+_ASN1_KINDS = {
+    "ShortData": "the data ends too early",
+    "ExtraData": "unexpected data after the end",
+    "InvalidValue": "an invalid value",
+    "UnexpectedTag": "an unexpected field",
+    "EncodedDefault": "a default value is encoded, which DER forbids",
+    "InvalidLength": "an invalid length",
+    "InvalidTag": "an invalid tag",
+    "IntegerOverflow": "a number too large",
+    "InvalidSetOrdering": "a set out of order, which DER forbids",
+}
+_PARSE_ERROR = re.compile(r"ParseError \{ kind: (\w+).*?(?:location: \[([^\]]*)\])?")
+
+
 def _reason(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return text.replace("\n", " ")
+    """cryptography's error text, with its ASN.1 parse errors put into words."""
+    text = (str(exc) or type(exc).__name__).replace("\n", " ")
+    m = _PARSE_ERROR.search(text)
+    if m is None:
+        return text
+    kind = _ASN1_KINDS.get(m.group(1), m.group(1))
+    where = ""
+    if m.group(2):
+        fields = re.findall(r'"([^"]+)"', m.group(2))
+        if fields:
+            where = f" in {fields[-1]}"
+    return f"malformed DER: {kind}{where}"
 
 
 def _line_of(data: bytes, pos: int) -> int:
@@ -357,21 +384,41 @@ def _parse_der(data: bytes, suffix_hint: bool) -> ParsedFile:
         outer_end = _der._tlv(data, 0)[2]
     except _der.DerError:
         outer_end = -1
-    if outer_end != len(data.rstrip(b"\r\n\0 ")):
+    # Some tools pad DER files with a newline; anything else after the object is not DER.
+    if outer_end < 0 or data[outer_end:].strip(b"\r\n\0 "):
         reason = _garbage_reason(data) if suffix_hint else None
         return ParsedFile(problems=(reason,)) if reason else ParsedFile()
+    data = data[:outer_end]
     facts, error = _load_cert(data)
     if facts is not None:
         return ParsedFile(certs=(FoundCert(facts, 0, "der"),))
+    if _looks_like_certificate(data):
+        return ParsedFile(problems=(f"not a valid certificate ({error})",))
     try:
         return ParsedFile(keys=(_key_from_der(data, "der"),))
     except TypeError:  # "Password was not given but private key is encrypted"
         return ParsedFile(keys=(FoundKey("der-encrypted", True, None),))
-    except Exception:  # noqa: S110 - not a key either; decided below
+    except Exception:  # noqa: S110 - some other DER object (CSR, CRL, OCSP): not ours
         pass
-    if suffix_hint:
-        return ParsedFile(problems=(f"DER data that is not a certificate ({error})",))
     return ParsedFile()
+
+
+def _looks_like_certificate(data: bytes) -> bool:
+    """Certificate ::= SEQUENCE { tbs SEQUENCE { [0] version?, serial INTEGER, alg SEQUENCE,
+    issuer SEQUENCE, validity SEQUENCE { time, time } … }, … }: other DER objects (requests,
+    revocation lists, OCSP messages) have a different shape and are not reported."""
+    try:
+        _, start, end = _der._tlv(data, 0)
+        _, t_start, t_end = _der._tlv(data, start)
+        fields = _der._children(data, t_start, t_end)
+        i = 1 if fields and fields[0][0] == 0xA0 else 0
+        tags = [f[0] for f in fields[i : i + 5]]
+        if tags[:4] != [0x02, 0x30, 0x30, 0x30]:
+            return False
+        validity = _der._children(data, fields[i + 3][1], fields[i + 3][2])
+        return [v[0] in (0x17, 0x18) for v in validity] == [True, True]
+    except (_der.DerError, IndexError):
+        return False
 
 
 def _garbage_reason(data: bytes) -> str | None:

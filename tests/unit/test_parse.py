@@ -178,6 +178,16 @@ def test_csr_crl_and_public_key_are_ignored_silently() -> None:
     )
     for data in (_csr(), _crl(), pub):
         assert not parse_bytes(data, name="thing.pem").relevant
+        der = base64.b64decode(b"".join(data.splitlines()[1:-1]))
+        assert not parse_bytes(der, name="thing.der").relevant
+
+
+def test_der_with_a_trailing_newline_or_zero_bytes_in_the_signature() -> None:
+    a = make("trailing.example")
+    assert [c.facts.sha256 for c in parse_bytes(a.der + b"\n", name="t.der").certs] == [a.sha256]
+    # Real DER may itself end in 0x00 or 0x0a bytes; they must not be stripped.
+    pkits = VECTORS / "x509" / "PKITS_data" / "certs" / "InvalidDNnameConstraintsTest20EE.crt"
+    assert len(parse_bytes(pkits.read_bytes(), name=pkits.name).certs) == 1
 
 
 def test_truncated_pem_names_the_block_and_line() -> None:
@@ -205,10 +215,14 @@ def test_garbage_with_certificate_name_is_reported() -> None:
         "neither PEM text nor a DER certificate, PKCS#7, PKCS#12 or key",
     )
     assert parse_bytes(b"", name="empty.pem").problems == ("empty file",)
-    # A DER SEQUENCE that is not a certificate, in a .der file.
-    seq = bytes.fromhex("3006020101020102")
-    (reason,) = parse_bytes(seq, name="thing.der").problems
-    assert reason.startswith("DER data that is not a certificate")
+    # A certificate's shape that cryptography refuses is reported, with its reason.
+    version_7 = (VECTORS / "x509" / "custom" / "invalid_version.pem").read_bytes()
+    (reason,) = parse_bytes(version_7, name="v7.pem").problems
+    assert reason == (
+        "CERTIFICATE block at line 1: not a valid certificate (7 is not a valid X509 version)"
+    )
+    # Other DER objects (a bare SEQUENCE here, requests and CRLs below) are not ours.
+    assert not parse_bytes(bytes.fromhex("3006020101020102"), name="thing.der").relevant
 
 
 def test_facts_of_a_typical_server_certificate() -> None:
