@@ -177,7 +177,7 @@ def format_name(raw: bytes) -> tuple[str, str]:
 
 
 def _format_name(raw: bytes) -> tuple[str, str]:
-    tag, start, end = _tlv(raw, 0)
+    _, start, end = _tlv(raw, 0)
     rdns = []
     cn = ""
     for set_tag, s_start, s_end in _children(raw, start, end):
@@ -321,7 +321,7 @@ def read_spki(buf: bytes) -> tuple[str, int, str | None]:
     oid = _oid(buf[alg[0][1] : alg[0][2]])
     key = buf[k_start + 1 : k_end]  # skip the BIT STRING's unused-bits octet
     if oid == "1.2.840.113549.1.1.1" or oid == "1.2.840.113549.1.1.10":
-        _, s_start, s_end = _tlv(key, 0)
+        _, s_start, _ = _tlv(key, 0)
         _, m_start, m_end = _tlv(key, s_start)
         modulus = key[m_start:m_end].lstrip(b"\0")
         return "RSA", int.from_bytes(modulus, "big").bit_length(), None
@@ -373,7 +373,7 @@ def _general_names(buf: bytes, start: int, end: int) -> list[str]:
 
 def read_certificate(der: bytes) -> CertFields:
     """Read the inventory's fields from a certificate already accepted by cryptography."""
-    _, c_start, c_end = _tlv(der, 0)
+    _, c_start, _ = _tlv(der, 0)
     _, t_start, t_end = _tlv(der, c_start)
     fields = _children(der, t_start, t_end)
     i = 1 if fields[0][0] == 0xA0 else 0
@@ -407,14 +407,14 @@ def read_certificate(der: bytes) -> CertFields:
     eku: tuple[str, ...] = ()
     ski: str | None = None
     aki: str | None = None
-    for tag, e_start, e_end in fields[i + 6 :]:
+    for tag, e_start, _ in fields[i + 6 :]:
         if tag != 0xA3:
             continue
         _, l_start, l_end = _tlv(der, e_start)
         for _, x_start, x_end in _children(der, l_start, l_end):
             parts = _children(der, x_start, x_end)
             oid = _oid(der[parts[0][1] : parts[0][2]])
-            _, v_start, v_end = parts[-1]
+            v_start = parts[-1][1]
             if oid == "2.5.29.17":
                 _, g_start, g_end = _tlv(der, v_start)
                 names = _general_names(der, g_start, g_end)
@@ -474,7 +474,7 @@ def read_certificate(der: bytes) -> CertFields:
 
 def _pss_hash(buf: bytes, start: int, end: int) -> str | None:
     # RSASSA-PSS-params: [0] hashAlgorithm (default SHA-1).
-    for tag, v_start, v_end in _children(buf, start, end):
+    for tag, v_start, _ in _children(buf, start, end):
         if tag == 0xA0:
             _, h_start, h_end = _tlv(buf, v_start)
             (_, o_start, o_end) = _children(buf, h_start, h_end)[0]

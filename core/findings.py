@@ -153,8 +153,7 @@ def basic_findings(
             Finding(
                 "wildcard",
                 Severity.WARNING,
-                f"wildcard name {', '.join(wild)}: one stolen key impersonates every host "
-                "under it",
+                f"wildcard name {', '.join(wild)}: one stolen key impersonates every host under it",
             )
         )
     if cert.self_signed and not trust_anchor:

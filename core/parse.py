@@ -10,6 +10,7 @@ material that fails to parse comes back as a problem with a specific reason.
 from __future__ import annotations
 
 import binascii
+import contextlib
 import hashlib
 import re
 import warnings
@@ -18,7 +19,7 @@ from typing import NamedTuple
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
 
 from core import _der
@@ -58,7 +59,8 @@ class FoundCert(NamedTuple):
     """A certificate inside a file."""
 
     facts: CertFacts
-    index: int
+    position: int
+    """0-based among the certificates of the file (``index`` is taken by ``tuple``)."""
     format: str
 
 
@@ -159,7 +161,7 @@ def cert_facts(der: bytes, cert: x509.Certificate | None = None) -> CertFacts:
     return facts
 
 
-def signed_by(cert: x509.Certificate, issuer_key: CertificateIssuerPublicKeyTypes) -> bool:
+def signed_by(cert: x509.Certificate, issuer_key: PublicKeyTypes) -> bool:
     """Whether ``issuer_key`` made the certificate's signature.
 
     Unlike ``verify_directly_issued_by`` this accepts the MD5 and SHA-1 signatures old roots
@@ -289,10 +291,8 @@ def _parse_pem(data: bytes) -> ParsedFile:
         if label in _CERT_LABELS:
             if label == b"TRUSTED CERTIFICATE":
                 # OpenSSL's trusted format: the certificate followed by its trust settings.
-                try:
+                with contextlib.suppress(_der.DerError):
                     der = der[: _der._tlv(der, 0)[2]]
-                except _der.DerError:
-                    pass
             facts, error = _load_cert(der)
             if facts is None:
                 problems.append(f"{where}: not a valid certificate ({error})")
@@ -308,8 +308,9 @@ def _parse_pem(data: bytes) -> ParsedFile:
         else:
             fmt = _KEY_LABELS[label]
             if fmt == "pkcs8-encrypted" or encrypted_header:
-                keys.append(FoundKey(fmt if fmt.endswith("encrypted") else f"{fmt}-encrypted",
-                                     True, None))
+                keys.append(
+                    FoundKey(fmt if fmt.endswith("encrypted") else f"{fmt}-encrypted", True, None)
+                )
                 continue
             try:
                 keys.append(_key_from_der(der, fmt))
@@ -398,7 +399,7 @@ def _parse_der(data: bytes, suffix_hint: bool) -> ParsedFile:
         return ParsedFile(keys=(_key_from_der(data, "der"),))
     except TypeError:  # "Password was not given but private key is encrypted"
         return ParsedFile(keys=(FoundKey("der-encrypted", True, None),))
-    except Exception:  # noqa: S110 - some other DER object (CSR, CRL, OCSP): not ours
+    except Exception:
         pass
     return ParsedFile()
 
@@ -408,7 +409,7 @@ def _looks_like_certificate(data: bytes) -> bool:
     issuer SEQUENCE, validity SEQUENCE { time, time } … }, … }: other DER objects (requests,
     revocation lists, OCSP messages) have a different shape and are not reported."""
     try:
-        _, start, end = _der._tlv(data, 0)
+        _, start, _ = _der._tlv(data, 0)
         _, t_start, t_end = _der._tlv(data, start)
         fields = _der._children(data, t_start, t_end)
         i = 1 if fields and fields[0][0] == 0xA0 else 0

@@ -55,8 +55,7 @@ def _record(r: CertificateRecord) -> dict[str, Any]:
         else {"path": key.path, "encrypted": key.encrypted, "mode": key.mode, "owner": key.owner},
         "chain": list(r.chain),
         "findings": [
-            {"code": f.code, "severity": f.severity.value, "message": f.message}
-            for f in r.findings
+            {"code": f.code, "severity": f.severity.value, "message": f.message} for f in r.findings
         ],
     }
 
@@ -81,7 +80,5 @@ _UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029]")
 
 def inventory_json(inv: Inventory) -> str:
     """Strict JSON text (UTF-8 safe, no raw control characters) of an inventory."""
-    text = json.dumps(
-        inventory_document(inv), ensure_ascii=False, indent=2, allow_nan=False
-    )
+    text = json.dumps(inventory_document(inv), ensure_ascii=False, indent=2, allow_nan=False)
     return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"

@@ -12,7 +12,6 @@ import errno
 import os
 import posixpath
 import stat
-from pathlib import Path
 
 __all__ = ["MAX_SYMLINKS", "RootFS", "SymlinkLoop", "printable_path"]
 
@@ -39,7 +38,7 @@ def printable_path(path: str) -> str:
 class RootFS:
     """Resolve machine paths under a root folder."""
 
-    def __init__(self, root: Path | str = "/") -> None:
+    def __init__(self, root: str | os.PathLike[str] = "/") -> None:
         self.root = os.path.abspath(os.fspath(root))
         self._prefix = "" if self.root == "/" else self.root
 

@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from core.findings import basic_findings, sort_findings, time_state
 from core.model import (
@@ -185,9 +185,7 @@ class _Walker:
         self.batch.unreadable.append(Unreadable(printable_path(path), reason))
 
     def _excluded(self, path: str) -> bool:
-        return bool(self.exclude) and any(
-            fnmatch.fnmatchcase(path, pat) for pat in self.exclude
-        )
+        return bool(self.exclude) and any(fnmatch.fnmatchcase(path, pat) for pat in self.exclude)
 
     def _walk_store(self, plan: StorePlan) -> None:
         store = plan.store
@@ -362,7 +360,7 @@ class _Aggregator:
         shown = printable_path(job.path)
         link = printable_path(job.symlink_to) if job.symlink_to else None
         return tuple(
-            Location(job.store, shown, found.index, found.format, link, job.host)
+            Location(job.store, shown, found.position, found.format, link, job.host)
             for found in parsed.certs
         )
 
@@ -440,9 +438,7 @@ class _Aggregator:
         self.made[sha256] = (when, record)
         return record
 
-    def _key_for(
-        self, facts: CertFacts, locations: Sequence[Location]
-    ) -> PrivateKeyInfo | None:
+    def _key_for(self, facts: CertFacts, locations: Sequence[Location]) -> PrivateKeyInfo | None:
         candidates = self.keys.get(facts.public_key_sha256)
         if not candidates:
             return None
@@ -606,10 +602,10 @@ class Scanner:
                 changed: list[str] = []
                 if walking:
                     getter = asyncio.ensure_future(queue.get())
-                    wait_for: set[asyncio.Future[object]] = {getter, *pending}  # type: ignore[arg-type]
+                    wait_for: set[asyncio.Future[Any]] = {getter, *pending}
                 else:
                     getter = None
-                    wait_for = set(pending)  # type: ignore[arg-type]
+                    wait_for = set(pending)
                 finished, _ = await asyncio.wait(wait_for, return_when=asyncio.FIRST_COMPLETED)
                 if getter is not None and getter not in finished:
                     getter.cancel()
@@ -646,13 +642,12 @@ class Scanner:
                                 todo.append(job)
                         if todo:
                             to_parse += len(todo)
-                            fut = self._submit(loop, todo, to_parse)
-                            pending[fut] = todo
+                            pending[self._submit(loop, todo, to_parse)] = todo
                         if len(agg.unreadable) > unreadable_before:
                             yield FilesUnreadable(tuple(agg.unreadable[unreadable_before:]))
-                for fut in [f for f in finished if f in pending]:
-                    jobs = pending.pop(fut)  # type: ignore[call-overload]
-                    results = fut.result()  # type: ignore[union-attr]
+                for done_fut in [f for f in pending if f in finished]:
+                    jobs = pending.pop(done_fut)
+                    results = done_fut.result()
                     unreadable_before = len(agg.unreadable)
                     for job, result in zip(jobs, results, strict=True):
                         dev_ino = job.ident[:2]
@@ -720,9 +715,7 @@ async def scan(
         scanner.close()
 
 
-def replace_records(
-    inventory: Inventory, records: Iterable[CertificateRecord]
-) -> Inventory:
+def replace_records(inventory: Inventory, records: Iterable[CertificateRecord]) -> Inventory:
     """A copy of the inventory with these records replacing those of the same fingerprint."""
     by_sha = inventory.by_sha256()
     for r in records:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import zlib
-from pathlib import Path
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization

@@ -16,8 +16,8 @@ from core.scan import (
     CertificatesFound,
     FilesUnreadable,
     ScanFinished,
-    ScanProgress,
     Scanner,
+    ScanProgress,
     StoreDiscovered,
     scan,
 )
