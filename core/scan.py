@@ -13,6 +13,7 @@ a two-process pool does (``benchmarks/scan_bench.py`` measures both).
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextlib
 import fnmatch
@@ -38,7 +39,7 @@ from core.model import (
     StoreKind,
     Unreadable,
 )
-from core.parse import CERT_LIKE_SUFFIXES, ParsedFile, parse_bytes
+from core.parse import CERT_LIKE_SUFFIXES, ParsedFile, parse_bytes, quiet_warnings
 from core.rootfs import RootFS, SymlinkLoop, printable_path
 from core.settings import Settings
 from core.stores import StorePlan, plan_stores
@@ -98,8 +99,9 @@ ScanEvent: TypeAlias = (
 
 _PEEK = 65536
 _BATCH = 128
-_PROCESS_THRESHOLD = 400
-"""Files still to parse before a process pool is worth its start-up (about 0.2 s)."""
+_CHUNK = 64
+_PROCESS_THRESHOLD = 1000
+"""Files waiting to be parsed before worker processes are worth their start-up (0.15 s)."""
 
 
 @dataclass(slots=True)
@@ -141,6 +143,7 @@ def _worker_init() -> None:
     # the interface stays responsive while they parse.
     with contextlib.suppress(OSError):
         os.nice(5)
+    quiet_warnings()
 
 
 class _Walker:
@@ -506,14 +509,19 @@ class Scanner:
         self._records: dict[str, tuple[int, CertificateRecord]] = {}
         self._records_settings: Settings | None = None
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self._pool_ready: (
+            concurrent.futures.Future[concurrent.futures.ProcessPoolExecutor] | None
+        ) = None
         self._threads = concurrent.futures.ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="certdeck-parse"
         )
 
     def close(self) -> None:
         """Stop the worker processes and threads."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        if self._pool_ready is not None:
+            with contextlib.suppress(Exception):
+                self._pool_ready.result(timeout=30).shutdown(wait=False, cancel_futures=True)
+            self._pool_ready = None
             self._pool = None
         self._threads.shutdown(wait=False, cancel_futures=True)
 
@@ -523,15 +531,42 @@ class Scanner:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _process_pool(self) -> concurrent.futures.ProcessPoolExecutor:
-        if self._pool is None:
-            # forkserver: forking a process that runs threads (the UI, the walker) is unsafe.
-            ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["core.parse"])
-            self._pool = concurrent.futures.ProcessPoolExecutor(
-                max_workers=self.processes, mp_context=ctx, initializer=_worker_init
-            )
-        return self._pool
+    def _start_pool(self) -> None:
+        """Start the worker processes in the background; parsing goes on in a thread meanwhile.
+
+        Starting processes takes about 0.15 s; doing it on the event loop would freeze the
+        UI, so a thread starts them and the pool is used once every worker answered.
+        """
+        if self._pool_ready is not None:
+            return
+        ready: concurrent.futures.Future[concurrent.futures.ProcessPoolExecutor] = (
+            concurrent.futures.Future()
+        )
+        self._pool_ready = ready
+
+        def start() -> None:
+            try:
+                # forkserver: forking a process that runs threads (UI, walker) is unsafe.
+                ctx = multiprocessing.get_context("forkserver")
+                ctx.set_forkserver_preload(["core.parse"])
+                pool = concurrent.futures.ProcessPoolExecutor(
+                    max_workers=self.processes, mp_context=ctx, initializer=_worker_init
+                )
+                for fut in [pool.submit(_parse_files, []) for _ in range(self.processes)]:
+                    fut.result()
+                self._pool = pool
+                ready.set_result(pool)
+            except BaseException as exc:  # no processes here (sandbox): threads it is
+                ready.set_exception(exc)
+
+        threading.Thread(target=start, name="certdeck-pool", daemon=True).start()
+
+    def _executor(self) -> tuple[concurrent.futures.Executor, int]:
+        """The executor to use now and how many batches it should have in flight."""
+        ready = self._pool_ready
+        if ready is not None and ready.done() and ready.exception() is None:
+            return ready.result(), self.processes * 3
+        return self._threads, 2
 
     async def scan(self, *, now: datetime) -> Inventory:
         """Scan to the end and return the finished inventory."""
@@ -583,6 +618,11 @@ class Scanner:
         cache = self._cache
         fresh_cache: dict[str, _Cached] = {}
         to_parse = 0
+        backlog: collections.deque[list[_Job]] = collections.deque()
+        if self.parallel == "process":
+            self._start_pool()
+            with contextlib.suppress(Exception):  # falls back to threads
+                await asyncio.wrap_future(self._pool_ready)  # type: ignore[arg-type]
 
         def apply(job: _Job, result: ParsedFile | str) -> list[str]:
             if isinstance(result, str):
@@ -598,7 +638,8 @@ class Scanner:
             return tuple(agg.record(s, now=now, settings=settings) for s in dict.fromkeys(shas))
 
         try:
-            while walking or pending:
+            while walking or pending or backlog:
+                self._submit(loop, backlog, pending)
                 changed: list[str] = []
                 if walking:
                     getter = asyncio.ensure_future(queue.get())
@@ -640,9 +681,15 @@ class Scanner:
                             else:
                                 waiting[dev_ino] = [job]
                                 todo.append(job)
-                        if todo:
-                            to_parse += len(todo)
-                            pending[self._submit(loop, todo, to_parse)] = todo
+                        for i in range(0, len(todo), _CHUNK):
+                            backlog.append(todo[i : i + _CHUNK])
+                        to_parse += len(todo)
+                        if (
+                            self.parallel == "auto"
+                            and self.processes > 1
+                            and to_parse - done >= _PROCESS_THRESHOLD
+                        ):
+                            self._start_pool()
                         if len(agg.unreadable) > unreadable_before:
                             yield FilesUnreadable(tuple(agg.unreadable[unreadable_before:]))
                 for done_fut in [f for f in pending if f in finished]:
@@ -686,18 +733,21 @@ class Scanner:
         )
 
     def _submit(
-        self, loop: asyncio.AbstractEventLoop, jobs: list[_Job], parsed_so_far: int
-    ) -> asyncio.Future[list[ParsedFile | str]]:
-        items = [(j.host, j.path.rsplit("/", 1)[-1]) for j in jobs]
-        use_processes = self.parallel == "process" or (
-            self.parallel == "auto"
-            and self.processes > 1
-            and (self._pool is not None or parsed_so_far >= _PROCESS_THRESHOLD)
-        )
-        executor: concurrent.futures.Executor = (
-            self._process_pool() if use_processes else self._threads
-        )
-        return loop.run_in_executor(executor, _parse_files, items)
+        self,
+        loop: asyncio.AbstractEventLoop,
+        backlog: collections.deque[list[_Job]],
+        pending: dict[asyncio.Future[list[ParsedFile | str]], list[_Job]],
+    ) -> None:
+        """Hand batches to the best executor available, keeping only a few in flight.
+
+        Batches wait here rather than in an executor's queue so that, once the worker
+        processes are up, the rest of the work goes to them.
+        """
+        executor, limit = self._executor()
+        while backlog and len(pending) < limit:
+            jobs = backlog.popleft()
+            items = [(j.host, j.path.rsplit("/", 1)[-1]) for j in jobs]
+            pending[loop.run_in_executor(executor, _parse_files, items)] = jobs
 
 
 async def scan(
