@@ -10,8 +10,12 @@ field with cryptography's own answers on real-world certificates.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+import re
+from typing import TYPE_CHECKING, NamedTuple
 from datetime import UTC, datetime
+
+if TYPE_CHECKING:
+    from cryptography.x509 import Certificate
 
 __all__ = ["CertFields", "DerError", "format_name", "read_certificate", "read_spki"]
 
@@ -137,10 +141,13 @@ _STRING_DECODERS = {
 }
 
 
+_SPECIAL = re.compile(r'[\\"+,;<>\0]|^[# ]| $')
+
+
 def _escape(val: str) -> str:
     # RFC 4514 section 2.4, with the same choices as cryptography's _escape_dn_value.
-    if not val:
-        return ""
+    if not val or not _SPECIAL.search(val):
+        return val
     val = (
         val.replace("\\", "\\\\")
         .replace('"', '\\"')
@@ -267,8 +274,7 @@ EKU_NAMES: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class CertFields:
+class CertFields(NamedTuple):
     """The raw fields of a certificate's TBSCertificate."""
 
     serial: str
@@ -313,8 +319,28 @@ def _time(buf: bytes, tag: int, start: int, end: int) -> datetime:
     )
 
 
+_SPKI_MEMO: dict[bytes, tuple[str, int, str | None]] = {}
+
+
 def read_spki(buf: bytes) -> tuple[str, int, str | None]:
     """Return (type, bits, curve) of a DER SubjectPublicKeyInfo."""
+    # Everything but RSA's and DSA's size follows from the AlgorithmIdentifier, which
+    # repeats from certificate to certificate: memoise on its bytes.
+    alg = b""
+    if len(buf) > 4:
+        pos = 2 if buf[1] < 0x80 else 2 + (buf[1] & 0x7F)
+        if pos + 1 < len(buf) and buf[pos + 1] < 0x80:
+            alg = buf[pos : pos + 2 + buf[pos + 1]]
+            memo = _SPKI_MEMO.get(alg)
+            if memo is not None:
+                return memo
+    result = _read_spki(buf)
+    if alg and result[0] not in ("RSA", "DSA") and len(_SPKI_MEMO) < 1000:
+        _SPKI_MEMO[alg] = result
+    return result
+
+
+def _read_spki(buf: bytes) -> tuple[str, int, str | None]:
     _, start, end = _tlv(buf, 0)
     (_, a_start, a_end), (_, k_start, k_end) = _children(buf, start, end)[:2]
     alg = _children(buf, a_start, a_end)
@@ -371,8 +397,12 @@ def _general_names(buf: bytes, start: int, end: int) -> list[str]:
     return out
 
 
-def read_certificate(der: bytes) -> CertFields:
-    """Read the inventory's fields from a certificate already accepted by cryptography."""
+def read_certificate(der: bytes, cert: Certificate | None = None) -> CertFields:
+    """Read the inventory's fields from a certificate already accepted by cryptography.
+
+    With ``cert`` (the same certificate loaded by cryptography) the validity dates come
+    from it: cryptography decodes them in Rust, faster than Python here.
+    """
     _, c_start, _ = _tlv(der, 0)
     _, t_start, t_end = _tlv(der, c_start)
     fields = _children(der, t_start, t_end)
@@ -391,9 +421,13 @@ def read_certificate(der: bytes) -> CertFields:
         sig_hash = _pss_hash(der, alg[1][1], alg[1][2])
     issuer_t = fields[i + 2]
     issuer_der = der[fields[i + 1][2] : issuer_t[2]]  # a TLV starts where the last ended
-    validity = _children(der, fields[i + 3][1], fields[i + 3][2])
-    not_before = _time(der, *validity[0])
-    not_after = _time(der, *validity[1])
+    if cert is not None:
+        not_before = cert.not_valid_before_utc
+        not_after = cert.not_valid_after_utc
+    else:
+        validity = _children(der, fields[i + 3][1], fields[i + 3][2])
+        not_before = _time(der, *validity[0])
+        not_after = _time(der, *validity[1])
     subject_t = fields[i + 4]
     subject_der = der[fields[i + 3][2] : subject_t[2]]
     spki_t = fields[i + 5]

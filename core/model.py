@@ -64,8 +64,9 @@ class Store:
     """The path as seen on the machine (relative to the root, starting with ``/``)."""
 
 
-class Location(NamedTuple):
-    """One place a certificate was found (a named tuple: thousands are made per scan)."""
+@dataclass(frozen=True, slots=True)
+class Location:
+    """One place a certificate was found."""
 
     store: str
     """Name of the :class:`Store` the file belongs to."""
@@ -77,7 +78,7 @@ class Location(NamedTuple):
     """``pem``, ``der``, ``pkcs7`` or ``pkcs12``."""
     symlink_to: str | None = None
     """Where the path points when it is a symbolic link (as seen on the machine)."""
-    os_path: str = ""
+    os_path: str = field(default="", compare=False, repr=False)
     """The real file name on this host (under the root), for later file operations."""
 
 

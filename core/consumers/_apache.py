@@ -198,7 +198,7 @@ class _Parser:
             self.collector.problem(path, number, "section is missing its closing '>'")
         words = _words(inner)
         name = words[0] if words else ""
-        if len(sections) >= MAX_NESTING:
+        if len(sections) == MAX_NESTING:
             self.collector.problem(
                 path, number, f"sections nested deeper than {MAX_NESTING} levels"
             )
@@ -242,9 +242,7 @@ class _Parser:
             else:
                 self.include(path, number, value, optional=name == "includeoptional")
         elif name == "use":
-            self.collector.problem(
-                path, number, "Use expands a macro; certdeck cannot follow it"
-            )
+            self.collector.problem(path, number, "Use expands a macro; certdeck cannot follow it")
         elif name in _KINDS:
             self.file_directive(path, number, _KINDS[name], value)
 
@@ -253,14 +251,15 @@ class _Parser:
             self.collector.problem(path, number, f"{kind.directive} without a file name")
             return
         if value.lower().startswith("pkcs11:"):
+            self.scope.declare_unfollowable(kind.directive.lower())
             return
         if "${" in value:
             self.collector.problem(
                 path,
                 number,
-                f"{kind.directive} uses an undefined variable ({value}); "
-                "certdeck cannot follow it",
+                f"{kind.directive} uses an undefined variable ({value}); certdeck cannot follow it",
             )
+            self.scope.declare_unfollowable(kind.directive.lower())
             return
         declaration = Declaration(
             kind.directive,
@@ -299,7 +298,8 @@ class _Parser:
         if not self.collector.fs.is_dir(target):
             self.parse_file(target, config=config, line=number, what="included file")
             return
-        if depth >= MAX_INCLUDE_DEPTH:
+        # Folder levels count with include levels: together they bound the recursion.
+        if depth + len(self.files) >= MAX_INCLUDE_DEPTH:
             self.collector.problem(
                 config, number, f"folders nested too deeply below {target}; not read"
             )

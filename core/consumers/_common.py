@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ._fs import ConfigFS, normalise
@@ -63,6 +63,8 @@ class Collector:
         self._chars_read = 0
         self._budget_reported = False
         self._checked: dict[tuple[str, bool], str | None] = {}
+        self._loops: set[frozenset[str]] = set()
+        self._loop_sites: set[tuple[str, int]] = set()
 
     def scan(self) -> ConsumerScan:
         """Everything recorded so far."""
@@ -91,8 +93,15 @@ class Collector:
         directive that asks for ``path`` (the file itself, line 0, for a main file).
         """
         if path in stack:
-            cycle = " -> ".join([*stack[stack.index(path) :], path])
-            self.problem(config, line, f"include loop: {cycle}; not reading {path} again")
+            cycle = [*stack[stack.index(path) :]]
+            # The same loop is met again from each of its files (a glob often matches them
+            # all): report it once, and at most one loop per include directive.
+            key = frozenset(cycle)
+            if key not in self._loops and (config, line) not in self._loop_sites:
+                self._loops.add(key)
+                self._loop_sites.add((config, line))
+                shown = " -> ".join([*cycle, path])
+                self.problem(config, line, f"include loop: {shown}; not reading {path} again")
             return None
         if len(stack) >= MAX_INCLUDE_DEPTH:
             self.problem(
@@ -196,6 +205,16 @@ class Scope:
         else:
             self.declared.setdefault(name, []).append(declaration)
 
+    def declare_unfollowable(self, name: str, *, replace: bool = False) -> None:
+        """Record that directive ``name`` is set here to something that is not a file.
+
+        It still overrides the enclosing levels' setting.
+        """
+        if replace:
+            self.declared[name] = []
+        else:
+            self.declared.setdefault(name, [])
+
     def ancestors(self) -> Iterable[Scope]:
         """The enclosing scopes, innermost first."""
         scope = self.parent
@@ -268,8 +287,3 @@ def _emit(collector: Collector, declaration: Declaration, group: str) -> None:
         group=group,
         directory=declaration.directory,
     )
-
-
-def purposes(table: Mapping[str, Purpose]) -> Mapping[str, Purpose]:
-    """``table`` with lower-case keys, for case-insensitive directive names."""
-    return {name.lower(): purpose for name, purpose in table.items()}

@@ -115,6 +115,12 @@ class LocalFS:
         Components that do not exist are appended as they are.  Raises :class:`OSError`
         (``ELOOP``) on too many symlinks.
         """
+        if "\0" in path:
+            raise OSError(errno.EINVAL, "path holds a NUL character", path)
+        try:
+            path.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            raise OSError(errno.EINVAL, "path is not encodable", path) from None
         pending = deque(normalise(path).split("/"))
         resolved: list[str] = []
         links = 0
@@ -209,7 +215,7 @@ class LocalFS:
         parent, name = posixpath.split(normalise(path))
         try:
             os.lstat(self.resolve(parent) / name)
-        except OSError:
+        except (OSError, ValueError):
             return False
         return True
 

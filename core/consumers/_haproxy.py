@@ -11,6 +11,7 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 from ._common import Collector, absolute
 from ._fs import ConfigFS
@@ -111,9 +112,7 @@ class _Parser:
         self.del_ext = False
 
     def parse_file(self, path: str) -> None:
-        text = self.collector.read(
-            path, stack=[], config=path, line=0, what="configuration file"
-        )
+        text = self.collector.read(path, stack=[], config=path, line=0, what="configuration file")
         if text is None:
             return
         for number, line in enumerate(text.split("\n"), 1):
@@ -150,7 +149,7 @@ class _Parser:
             self.load(path, number, words[1:])
 
     def options(self, path: str, number: int, words: list[_Word], *, group: str) -> None:
-        for keyword, value in zip(words, words[1:], strict=False):
+        for keyword, value in pairwise(words):
             name = keyword.text
             if name not in ("crt", "crt-list", *_CA_KEYWORDS):
                 continue
@@ -181,7 +180,7 @@ class _Parser:
         group = f"haproxy:{path}:{number}"
         crt_base = self.crt_base if self.store_crt_base is None else self.store_crt_base
         key_base = self.key_base if self.store_key_base is None else self.store_key_base
-        for keyword, value in zip(words, words[1:], strict=False):
+        for keyword, value in pairwise(words):
             purpose: Purpose
             if keyword.text == "crt":
                 purpose, base = "certificate", crt_base
@@ -226,9 +225,7 @@ class _Parser:
         try:
             entries = fs.list_dir(target)
         except OSError as exc:
-            self.collector.problem(
-                path, number, f"cannot list {target}: {exc.strerror or exc}"
-            )
+            self.collector.problem(path, number, f"cannot list {target}: {exc.strerror or exc}")
             return
         for entry in entries:
             name = posixpath.basename(entry)
@@ -250,10 +247,14 @@ class _Parser:
         stem, extension = posixpath.splitext(target)
         if self.del_ext and extension:
             keys.insert(0, stem + ".key")
-        companions: list[tuple[str, Purpose]] = [(key, "key") for key in keys]
-        companions.append((target + ".issuer", "chain"))
+        key = next((key for key in keys if self.collector.fs.is_file(key)), None)
+        issuer = target + ".issuer"
+        companions: list[tuple[str | None, Purpose]] = [
+            (key, "key"),
+            (issuer if self.collector.fs.is_file(issuer) else None, "chain"),
+        ]
         for companion, purpose in companions:
-            if self.collector.fs.is_file(companion):
+            if companion is not None:
                 self.collector.use(
                     config=path,
                     line=number,
@@ -263,8 +264,6 @@ class _Parser:
                     group=group,
                     check=False,
                 )
-                if purpose == "key":
-                    break
 
     def crt_list(self, path: str, number: int, target: str, group: str) -> None:
         self.collector.use(
@@ -277,9 +276,7 @@ class _Parser:
         )
         if not self.collector.fs.is_file(target):
             return
-        text = self.collector.read(
-            target, stack=[path], config=path, line=number, what="crt-list"
-        )
+        text = self.collector.read(target, stack=[path], config=path, line=number, what="crt-list")
         if text is None:
             return
         for entry_number, line in enumerate(text.split("\n"), 1):
@@ -295,15 +292,8 @@ class _Parser:
                 )
                 continue
             self.crt(target, entry_number, "crt", self.resolve(first.text, self.crt_base), group)
-            # SSL options go between brackets after the certificate: [ca-file x.pem alpn h2]
-            options = [_Word(w.text.strip("[]"), w.variable) for w in words[1:]]
-            bracketed = []
-            for word, option in zip(words[1:], options, strict=True):
-                if word.text.startswith("[") or bracketed:
-                    bracketed.append(option)
-                if word.text.endswith("]"):
-                    break
-            for keyword, value in zip(bracketed, bracketed[1:], strict=False):
+            options = _bracketed(words[1:])
+            for keyword, value in pairwise(options):
                 if keyword.text in _CA_KEYWORDS and not value.text.startswith("@"):
                     self.collector.use(
                         config=target,
@@ -313,6 +303,25 @@ class _Parser:
                         path=self.resolve(value.text, self.ca_base),
                         group=group,
                     )
+
+
+def _bracketed(words: list[_Word]) -> list[_Word]:
+    """The SSL options between ``[`` and ``]`` after a crt-list entry's certificate."""
+    options: list[_Word] = []
+    inside = False
+    for word in words:
+        text = word.text
+        if not inside and text.startswith("["):
+            inside, text = True, text[1:]
+        if not inside:
+            continue
+        end = text.endswith("]")
+        text = text.removesuffix("]")
+        if text:
+            options.append(_Word(text, word.variable))
+        if end:
+            break
+    return options
 
 
 def scan_haproxy(

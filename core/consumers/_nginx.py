@@ -79,8 +79,8 @@ _TOKEN = re.compile(
     r"""
       (?P<space>\s+)
     | (?P<comment>\#[^\n]*)
-    | (?P<dquote>"(?:[^"\\]|\\.)*")
-    | (?P<squote>'(?:[^'\\]|\\.)*')
+    | (?P<dquote>"(?:[^"\\]|\\.)*+")
+    | (?P<squote>'(?:[^'\\]|\\.)*+')
     | (?P<special>[;{}])
     | (?P<word>(?:\\.|\$\{|[^\s;{"'\\}])(?:\\.|\$\{|[^\s;{\\])*)
     | (?P<bad>.)
@@ -193,9 +193,9 @@ class _Parser:
             self.scopes.append(scope)
             self.blocks.append(scope)
         else:
-            scope = self.blocks[-1]
-            if scope is not None:
-                self.directive(path, statement.args, line, scope)
+            current = self.blocks[-1]
+            if current is not None:
+                self.directive(path, statement.args, line, current)
 
     def directive(self, path: str, args: tuple[str, ...], line: int, scope: Scope) -> None:
         name = args[0]
@@ -213,11 +213,13 @@ class _Parser:
             return
         value = args[1]
         if value.startswith(_NOT_FILES):
+            scope.declare_unfollowable(name)
             return
         if _VARIABLE.search(value):
             self.collector.problem(
                 path, line, f"{name} uses a variable ({value}); certdeck cannot follow it"
             )
+            scope.declare_unfollowable(name)
             return
         declaration = Declaration(name, purpose, absolute(value, self.prefix), path, line)
         scope.declare(name, declaration)
