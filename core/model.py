@@ -16,6 +16,7 @@ from typing import NamedTuple
 __all__ = [
     "CertFacts",
     "CertificateRecord",
+    "Consumer",
     "Finding",
     "Inventory",
     "KeyFacts",
@@ -215,6 +216,27 @@ class Unreadable:
 
 
 @dataclass(frozen=True, slots=True)
+class Consumer:
+    """One service context (an nginx server block, an Apache virtual host, a postfix
+    service …) or a requirement declared in the settings, and the files it uses."""
+
+    name: str
+    """The service (``nginx``, ``apache``, ``haproxy``, ``postfix``, ``dovecot``) or the
+    name given in the settings."""
+    config: str
+    """The configuration file of its first directive (the settings file when declared)."""
+    line: int
+    files: tuple[str, ...]
+    """Machine paths of the certificate, chain, CA and key files it uses."""
+    problems: tuple[str, ...] = ()
+    """What is wrong with its files: missing, unreadable, key not matching …"""
+    role: str = ""
+    """A label from the settings such as "database key", shown in type and used-by."""
+    check_expiry: bool = True
+    """False when the application deliberately never checks the expiry (settings)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Inventory:
     """The finished result of a scan."""
 
@@ -225,6 +247,7 @@ class Inventory:
     unreadable: tuple[Unreadable, ...]
     private_keys: tuple[PrivateKeyInfo, ...] = ()
     files_scanned: int = 0
+    consumers: tuple[Consumer, ...] = ()
 
     def by_sha256(self) -> dict[str, CertificateRecord]:
         """Records keyed by fingerprint."""
