@@ -15,10 +15,11 @@ fixed salts, because cryptography always draws random salts for them.
 
 How the expected codes follow from DESIGN.md:
 
-* ``untrusted`` means no chain to a trust anchor *at the evaluation time*, as cryptography's
-  verifier decides: expired and not-yet-valid certificates are untrusted as well, and so is a
-  certificate with a SHA-1 signature (the verifier forbids the algorithm).  An RSA-1024 key
-  does not stop the verifier: that certificate is only ``weak_key``.
+* ``untrusted`` means no chain to a trust anchor, as ``core.trust`` decides: a certificate's
+  own validity period is left to ``expired`` and ``not_yet_valid`` (an expired leaf of a
+  trusted CA is expired, not untrusted), every issuer must be valid at the evaluation time,
+  and a certificate with a SHA-1 signature is untrusted (the verifier forbids the algorithm).
+  An RSA-1024 leaf key does not stop the verifier: that certificate is only ``weak_key``.
 * Trust anchors (the distro bundle, its source files and the local anchors) are trusted by
   definition.  They never get ``unused``: a trust store holds many roots nothing on the machine
   names, and reporting each of them would bury the real findings.  They are not
@@ -32,7 +33,8 @@ How the expected codes follow from DESIGN.md:
 * Only the first certificate of a file is paired with the key a service names, so a chain's
   intermediates never get ``key_mismatch`` or ``key_missing``.
 * The settings consumer ``billing-app`` sets ``check_expiry = false``: its expired certificate
-  gets no ``expired``; it is self-signed, so it is ``untrusted`` whatever the clock says.
+  gets the note ``expiry_not_checked`` instead of ``expired``; it is self-signed, so it is
+  ``untrusted`` whatever the clock says.
 * The certificate inside the password-protected PKCS#12 file is not listed in
   :attr:`DemoTree.certs`: a scan cannot see it without the password (:data:`DEMO_PASSWORD`).
 """
@@ -1175,7 +1177,7 @@ class _Server:
         versions = {
             1: (
                 (-140, -50),
-                ("expired", "untrusted", "superseded", "duplicate", _UNUSED, "obsolete"),
+                ("expired", "superseded", "duplicate", _UNUSED, "obsolete"),
             ),
             2: ((-50, 40), ("superseded", "duplicate", _UNUSED, "obsolete")),
             3: ((-5, 85), ("duplicate",)),
@@ -1250,7 +1252,6 @@ class _Server:
             f"{local}/old.demo.example.crt",
             False,
             "expired",
-            "untrusted",
             _UNUSED,
             "obsolete",
         )
@@ -1262,7 +1263,6 @@ class _Server:
             f"{local}/future.demo.example.crt",
             False,
             "not_yet_valid",
-            "untrusted",
             _UNUSED,
         )
 
@@ -1462,7 +1462,8 @@ class _Server:
         f.private("/opt/billing/keys")
         path = "/opt/billing/keys/master.pem"
         f.write(path, master.pem + _key_pem(master.key), 0o600)
-        self.record("billing-master", path, True, "self_signed", "untrusted")
+        # Expired, but billing-app never checks expiry (check_expiry = false): a note only.
+        self.record("billing-master", path, True, "self_signed", "untrusted", "expiry_not_checked")
         f.text(
             "/opt/billing/billing.ini",
             """

@@ -36,6 +36,7 @@ SEVERITY: dict[str, Severity] = {
     "duplicate": Severity.INFO,
     "unused": Severity.INFO,
     "obsolete": Severity.WARNING,
+    "expiry_not_checked": Severity.INFO,
 }
 """Every finding code and its severity (DESIGN.md, *Findings*)."""
 

@@ -18,11 +18,11 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from cryptography import x509
-from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
+from cryptography.utils import CryptographyDeprecationWarning
 
 from core import _der
 from core.model import CertFacts, KeyFacts
@@ -117,6 +117,7 @@ def _pem_blocks(data: bytes) -> Iterator[tuple[int, bytes, bytes | None]]:
             continue
         yield pos, label, data[body_start:end]
         pos = data.find(b"-----BEGIN ", end)
+
 
 _CERT_LABELS = {b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE"}
 _PKCS7_LABELS = {b"PKCS7", b"PKCS #7 SIGNED DATA", b"CMS"}

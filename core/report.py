@@ -68,7 +68,18 @@ def inventory_document(inv: Inventory) -> dict[str, Any]:
         "evaluated_at": iso(inv.evaluated_at),
         "stores": [{"name": s.name, "kind": s.kind.value, "path": s.path} for s in inv.stores],
         "certificates": [_record(r) for r in inv.certificates],
-        "consumers": [],
+        "consumers": [
+            {
+                "name": c.name,
+                "config": c.config,
+                "line": c.line,
+                "files": list(c.files),
+                "problems": list(c.problems),
+            }
+            | ({"role": c.role} if c.role else {})
+            | ({} if c.check_expiry else {"check_expiry": False})
+            for c in inv.consumers
+        ],
         "unreadable": [{"path": u.path, "reason": u.reason} for u in inv.unreadable],
     }
 

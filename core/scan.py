@@ -26,12 +26,16 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TypeAlias
 
+from core.analysis import DeclaredUse, analyse, declared_uses
+from core.consumers import ConsumerScan, LocalFS, find_consumers
 from core.findings import basic_findings, sort_findings, time_state
 from core.model import (
     CertFacts,
     CertificateRecord,
+    Consumer,
     Inventory,
     Location,
     PrivateKeyInfo,
@@ -499,8 +503,10 @@ class Scanner:
         settings: Settings | None = None,
         parallel: str = "auto",
         processes: int | None = None,
+        settings_path: str | os.PathLike[str] | None = None,
     ) -> None:
         self.fs = RootFS(root)
+        self.settings_path = settings_path
         self.settings = settings if settings is not None else Settings()
         self.parallel = parallel
         self.processes = processes or min(4, os.cpu_count() or 1)
@@ -508,6 +514,16 @@ class Scanner:
         self._cache: dict[str, _Cached] = {}
         self._records: dict[str, tuple[int, CertificateRecord]] = {}
         self._records_settings: Settings | None = None
+        self._links: dict[tuple[str, str, bool], str | None] = {}
+        self._analysed: (
+            tuple[
+                object,
+                tuple[CertificateRecord, ...],
+                tuple[CertificateRecord, ...],
+                tuple[Consumer, ...],
+            ]
+            | None
+        ) = None
         self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._pool_ready: (
             concurrent.futures.Future[concurrent.futures.ProcessPoolExecutor] | None
@@ -589,13 +605,7 @@ class Scanner:
             raise ValueError("now must be timezone-aware")
         loop = asyncio.get_running_loop()
         settings = self.settings
-        plans = await asyncio.to_thread(
-            plan_stores,
-            self.fs,
-            default_locations=settings.scan.default_locations,
-            extra_paths=settings.scan.paths,
-            anchor_paths=settings.trust.anchors,
-        )
+        plans, found, declared = await asyncio.to_thread(self._plan)
         stores = [p.store for p in plans]
         for store in stores:
             yield StoreDiscovered(store)
@@ -720,17 +730,85 @@ class Scanner:
         )
         self._records = agg.made
         self._records_settings = settings
+        analysed, consumers = await asyncio.to_thread(
+            self._analyse, final, tuple(agg.all_keys), found, declared, now
+        )
         yield ScanFinished(
             Inventory(
                 root=self.fs.root,
                 evaluated_at=now,
                 stores=tuple(stores) + tuple(agg.pkcs12),
-                certificates=final,
+                certificates=analysed,
                 unreadable=tuple(sorted(agg.unreadable, key=lambda u: (u.path, u.reason))),
                 private_keys=tuple(agg.all_keys),
                 files_scanned=seen,
+                consumers=consumers,
             )
         )
+
+    def _plan(self) -> tuple[list[StorePlan], ConsumerScan, list[DeclaredUse]]:
+        """Stores to scan, the services' file uses and the declared consumers (in a thread).
+
+        Files the services use are scanned too, wherever they are.
+        """
+        settings = self.settings
+        found = find_consumers(LocalFS(Path(self.fs.root)))
+        text = ""
+        if self.settings_path:
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                text = Path(self.settings_path).read_text(encoding="utf-8")
+        declared = declared_uses(settings.consumers, str(self.settings_path or ""), text)
+        plans = plan_stores(
+            self.fs,
+            default_locations=settings.scan.default_locations,
+            extra_paths=settings.scan.paths,
+            anchor_paths=settings.trust.anchors,
+        )
+        covered = [p.store.path for p in plans]
+        referenced = [u.path for u in found.uses] + [f for d in declared for f in d.setting.files]
+        for path in dict.fromkeys(referenced):
+            if any(path == c or path.startswith(c.rstrip("/") + "/") for c in covered):
+                continue
+            if self.fs.exists(path):
+                plans.append(StorePlan(Store(path, StoreKind.BUNDLE, path), is_file=True))
+                covered.append(path)
+        return plans, found, declared
+
+    def _analyse(
+        self,
+        records: tuple[CertificateRecord, ...],
+        keys: tuple[PrivateKeyInfo, ...],
+        found: ConsumerScan,
+        declared: list[DeclaredUse],
+        now: datetime,
+    ) -> tuple[tuple[CertificateRecord, ...], tuple[Consumer, ...]]:
+        """Consumers, trust and clean-up findings; reused when none of the inputs changed."""
+        inputs = (found, tuple(declared), keys)
+        last = self._analysed
+        if (
+            last is not None
+            and last[0] == inputs
+            and len(last[1]) == len(records)
+            and all(a is b for a, b in zip(last[1], records, strict=True))
+        ):
+            return last[2], last[3]
+
+        def exists(path: str) -> bool:
+            return self.fs.exists(path)
+
+        result, consumers = analyse(
+            records,
+            private_keys=keys,
+            uses=found.uses,
+            problems=found.problems,
+            declared=declared,
+            now=now,
+            resolve=self.fs.resolve,
+            exists=exists,
+            links=self._links,
+        )
+        self._analysed = (inputs, records, result, consumers)
+        return result, consumers
 
     def _submit(
         self,
@@ -756,9 +834,10 @@ async def scan(
     now: datetime,
     settings: Settings | None = None,
     parallel: str = "auto",
+    settings_path: str | os.PathLike[str] | None = None,
 ) -> Inventory:
     """Scan a machine (or a tree under ``root``) and return the finished inventory."""
-    scanner = Scanner(root, settings=settings, parallel=parallel)
+    scanner = Scanner(root, settings=settings, parallel=parallel, settings_path=settings_path)
     try:
         return await scanner.scan(now=now)
     finally:

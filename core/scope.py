@@ -60,9 +60,7 @@ def in_scope(record: CertificateRecord, scope: Scope) -> bool:
     return any(u.consumer == scope.name for u in record.used_by)
 
 
-def records_in_scope(
-    records: Iterable[CertificateRecord], scope: Scope
-) -> list[CertificateRecord]:
+def records_in_scope(records: Iterable[CertificateRecord], scope: Scope) -> list[CertificateRecord]:
     """The certificates of a scope, in the given order."""
     if scope.kind is ScopeKind.ALL:
         return list(records)

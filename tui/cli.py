@@ -131,7 +131,7 @@ class _Demo:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _target(args: argparse.Namespace, now: datetime) -> tuple[str, Settings, _Demo | None]:
+def _target(args: argparse.Namespace, now: datetime) -> tuple[str, Settings, Path, _Demo | None]:
     demo: _Demo | None = None
     if getattr(args, "demo", False):
         if getattr(args, "root", None):
@@ -139,19 +139,19 @@ def _target(args: argparse.Namespace, now: datetime) -> tuple[str, Settings, _De
         demo = _Demo(now)
         root = str(demo.tree.root)
         config = getattr(args, "config", None)
-        settings = load_settings(Path(config) if config else demo.tree.settings_path)
-        return root, settings, demo
+        path = Path(config) if config else demo.tree.settings_path
+        return root, load_settings(path), path, demo
     root = getattr(args, "root", "/")
     if not os.path.isdir(root):
         raise UsageError(f"--root {root}: not a folder")
-    settings, _ = _settings(args)
-    return root, settings, None
+    settings, path = _settings(args)
+    return root, settings, path, None
 
 
-def _scan(root: str, settings: Settings, now: datetime) -> Inventory:
+def _scan(root: str, settings: Settings, path: Path, now: datetime) -> Inventory:
     from core.scan import scan
 
-    return asyncio.run(scan(root, now=now, settings=settings))
+    return asyncio.run(scan(root, now=now, settings=settings, settings_path=path))
 
 
 def _row(r: CertificateRecord, now: datetime) -> list[str]:
@@ -205,9 +205,9 @@ def print_table(inv: Inventory, out: TextIO) -> None:
 def _run_scan(args: argparse.Namespace) -> int:
     now = parse_at(args.at) if getattr(args, "at", None) else datetime.now(UTC)
     codes = _fail_codes(getattr(args, "fail_on", ""))
-    root, settings, demo = _target(args, now)
+    root, settings, path, demo = _target(args, now)
     try:
-        inv = _scan(root, settings, now)
+        inv = _scan(root, settings, path, now)
     finally:
         if demo is not None:
             demo.close()

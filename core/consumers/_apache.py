@@ -12,11 +12,11 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ._common import (
     MAX_INCLUDE_DEPTH,
-    MAX_NESTING,
     Collector,
     Declaration,
     Family,
@@ -24,6 +24,7 @@ from ._common import (
     absolute,
     emit_families,
     has_magic,
+    too_many_blocks,
 )
 from ._fs import ConfigFS, normalise
 from ._model import ConsumerScan, Purpose
@@ -132,6 +133,15 @@ class _Section(NamedTuple):
     outer: Scope
 
 
+@dataclass
+class _Sections:
+    """The sections open in one file (httpd closes every section in the file it opened)."""
+
+    open: list[_Section] = field(default_factory=list)
+    skipped: int = 0
+    """Sections opened past the nesting bound, still to be closed."""
+
+
 def _default_server_root(main: str) -> str:
     folder = posixpath.dirname(main)
     # RHEL keeps httpd.conf in ServerRoot/conf/.
@@ -158,9 +168,11 @@ class _Parser:
         if text is None:
             return
         self.files.append(path)
-        sections: list[_Section] = []
+        sections = _Sections()
         in_macro = 0
         for number, logical in _logical_lines(text):
+            if not self.collector.tick(path, number):
+                break
             stripped = logical.strip()
             if not stripped or stripped.startswith("#"):
                 continue
@@ -181,49 +193,55 @@ class _Parser:
                     self.open(path, number, stripped, sections)
             else:
                 self.directive(path, number, _words(stripped))
-        for section in reversed(sections):
+        for section in reversed(sections.open):
             self.collector.problem(path, section.line, f"<{section.name}> is not closed")
-        if sections:
-            self.scope = sections[0].outer
+        if sections.open:
+            self.scope = sections.open[0].outer
         self.files.pop()
 
     def substitute(self, match: re.Match[str]) -> str:
         return self.defines.get(match.group(1), match.group(0))
 
-    def open(self, path: str, number: int, text: str, sections: list[_Section]) -> None:
+    def open(self, path: str, number: int, text: str, sections: _Sections) -> None:
         inner = text[1:]
         if inner.endswith(">"):
             inner = inner[:-1]
         else:
             self.collector.problem(path, number, "section is missing its closing '>'")
+        if sections.skipped or too_many_blocks(
+            self.collector, (), len(sections.open) + 1, path, number
+        ):
+            sections.skipped += 1
+            return
         words = _words(inner)
         name = words[0] if words else ""
-        if len(sections) == MAX_NESTING:
-            self.collector.problem(
-                path, number, f"sections nested deeper than {MAX_NESTING} levels"
-            )
-        sections.append(_Section(name, number, self.scope))
+        sections.open.append(_Section(name, number, self.scope))
         if name.lower() == "virtualhost":
             if self.scope is not self.root:
                 self.collector.problem(path, number, "<VirtualHost> inside <VirtualHost>")
             self.scope = Scope("virtualhost", f"apache:{path}:{number}", self.root)
-            self.scopes.append(self.scope)
+            # Past the bound the host's directives land in a scope that is never reported.
+            if not too_many_blocks(self.collector, self.scopes, 0, path, number):
+                self.scopes.append(self.scope)
 
-    def close(self, path: str, number: int, text: str, sections: list[_Section]) -> None:
+    def close(self, path: str, number: int, text: str, sections: _Sections) -> None:
+        if sections.skipped:
+            sections.skipped -= 1
+            return
         match = _SECTION_END.match(text)
         name = match.group(1) if match else ""
-        names = [section.name.lower() for section in sections]
+        names = [section.name.lower() for section in sections.open]
         if name.lower() not in names:
             self.collector.problem(path, number, f"</{name}> without matching <{name}>")
             return
         index = len(names) - 1 - names[::-1].index(name.lower())
-        if index != len(sections) - 1:
-            inner = sections[-1]
+        if index != len(names) - 1:
+            inner = sections.open[-1]
             self.collector.problem(
                 path, number, f"</{name}> closes <{inner.name}> of line {inner.line}"
             )
-        self.scope = sections[index].outer
-        del sections[index:]
+        self.scope = sections.open[index].outer
+        del sections.open[index:]
 
     def directive(self, path: str, number: int, words: list[str]) -> None:
         if not words:
@@ -287,15 +305,15 @@ class _Parser:
                 self.collector.problem(path, number, f"Include: no file matches {target}")
             for match in matches:
                 self.include_path(match, path, number, depth=0)
-        elif optional and not self.collector.fs.is_dir(target):
-            if self.collector.fs.is_file(target):
+        elif optional and not self.collector.is_dir(target):
+            if self.collector.is_file(target):
                 self.include_path(target, path, number, depth=0)
         else:
             self.include_path(target, path, number, depth=0)
 
     def include_path(self, target: str, config: str, number: int, *, depth: int) -> None:
         """Read ``target``, or every file below it when it is a folder (httpd recurses)."""
-        if not self.collector.fs.is_dir(target):
+        if not self.collector.is_dir(target):
             self.parse_file(target, config=config, line=number, what="included file")
             return
         # Folder levels count with include levels: together they bound the recursion.

@@ -11,9 +11,12 @@ from ._fs import ConfigFS, normalise
 from ._model import ConfigProblem, ConsumerScan, FileUse, Purpose
 
 __all__ = [
+    "MAX_BLOCKS",
     "MAX_CONFIG_FILES",
     "MAX_INCLUDE_DEPTH",
     "MAX_NESTING",
+    "MAX_PROBLEMS",
+    "MAX_STATEMENTS",
     "Collector",
     "Declaration",
     "Family",
@@ -21,6 +24,7 @@ __all__ = [
     "absolute",
     "emit_families",
     "has_magic",
+    "too_many_blocks",
 ]
 
 MAX_INCLUDE_DEPTH = 32
@@ -29,8 +33,14 @@ MAX_CONFIG_FILES = 2000
 """At most this many configuration files are read per service."""
 MAX_NESTING = 64
 """Blocks nested deeper than this are skipped."""
-MAX_TOTAL_CHARS = 64 * 1024 * 1024
-"""At most this much configuration text is parsed per service."""
+MAX_TOTAL_CHARS = 16 * 1024 * 1024
+"""At most this much configuration text is parsed per service (a few seconds' work)."""
+MAX_STATEMENTS = 1_000_000
+"""At most this many directives and lines are looked at per service (a few seconds' work)."""
+MAX_PROBLEMS = 10_000
+"""At most this many problems are listed per service."""
+MAX_BLOCKS = 100_000
+"""Blocks after this many in one configuration are skipped."""
 
 _MAGIC = re.compile(r"[*?[]")
 
@@ -38,6 +48,20 @@ _MAGIC = re.compile(r"[*?[]")
 def has_magic(path: str) -> bool:
     """Whether ``path`` holds shell wildcards."""
     return _MAGIC.search(path) is not None
+
+
+def too_many_blocks(
+    collector: Collector, scopes: Sequence[Scope], depth: int, config: str, line: int
+) -> bool:
+    """Whether a block opened at ``depth`` must be skipped (each reason reported once)."""
+    if depth > MAX_NESTING:
+        message = f"blocks nested deeper than {MAX_NESTING} levels are skipped"
+    elif len(scopes) >= MAX_BLOCKS:
+        message = f"more than {MAX_BLOCKS} blocks; the rest are skipped"
+    else:
+        return False
+    collector.problem_once(message, config, line)
+    return True
 
 
 def absolute(value: str, base: str) -> str:
@@ -62,9 +86,11 @@ class Collector:
         self._files_read = 0
         self._chars_read = 0
         self._budget_reported = False
-        self._checked: dict[tuple[str, bool], str | None] = {}
+        self._kinds: dict[str, str] = {}
         self._loops: set[frozenset[str]] = set()
         self._loop_sites: set[tuple[str, int]] = set()
+        self._once: set[str] = set()
+        self._statements = 0
 
     def scan(self) -> ConsumerScan:
         """Everything recorded so far."""
@@ -75,8 +101,30 @@ class Collector:
         return path in self._configs
 
     def problem(self, config: str, line: int, message: str) -> None:
-        """Record a problem (each distinct one once)."""
-        self._problems.setdefault(ConfigProblem(self.service, config, line, message))
+        """Record a problem (each distinct one once, and at most :data:`MAX_PROBLEMS`)."""
+        if len(self._problems) < MAX_PROBLEMS:
+            self._problems.setdefault(ConfigProblem(self.service, config, line, message))
+        elif len(self._problems) == MAX_PROBLEMS:
+            message = f"more than {MAX_PROBLEMS} problems; the rest are not listed"
+            self._problems.setdefault(ConfigProblem(self.service, config, line, message))
+
+    def problem_once(self, message: str, config: str, line: int) -> None:
+        """Record a problem only the first time ``message`` comes up, wherever it is."""
+        if message not in self._once:
+            self._once.add(message)
+            self.problem(config, line, message)
+
+    def tick(self, config: str, line: int) -> bool:
+        """Count one directive or line; ``False`` once the work bound is reached."""
+        self._statements += 1
+        if self._statements <= MAX_STATEMENTS:
+            return True
+        self.problem_once(
+            f"more than {MAX_STATEMENTS} directives; the rest of the configuration is skipped",
+            config,
+            line,
+        )
+        return False
 
     def read(
         self,
@@ -152,6 +200,8 @@ class Collector:
         check: bool = True,
     ) -> None:
         """Record a file use and, when ``check``, a problem if the file is not there."""
+        if not self.tick(config, line):
+            return
         self._uses.setdefault(
             FileUse(self.service, config, line, directive, purpose, path, group, directory)
         )
@@ -161,17 +211,31 @@ class Collector:
         if trouble is not None:
             self.problem(config, line, f"{directive} points to {path}, which {trouble}")
 
+    def is_file(self, path: str) -> bool:
+        """Whether ``path`` is a file (asked of the file system once per path)."""
+        return self._kind(path) == "file"
+
+    def is_dir(self, path: str) -> bool:
+        """Whether ``path`` is a folder (asked of the file system once per path)."""
+        return self._kind(path) == "folder"
+
+    def _kind(self, path: str) -> str:
+        kind = self._kinds.get(path)
+        if kind is None:
+            if self.fs.is_file(path):
+                kind = "file"
+            elif self.fs.is_dir(path):
+                kind = "folder"
+            else:
+                kind = "missing"
+            self._kinds[path] = kind
+        return kind
+
     def _check(self, path: str, directory: bool) -> str | None:
-        key = (path, directory)
-        if key not in self._checked:
-            trouble: str | None = None
-            if directory:
-                if not self.fs.is_dir(path):
-                    trouble = "is not a folder" if self.fs.is_file(path) else "does not exist"
-            elif not self.fs.is_file(path):
-                trouble = "is a folder" if self.fs.is_dir(path) else "does not exist"
-            self._checked[key] = trouble
-        return self._checked[key]
+        kind = self._kind(path)
+        if directory:
+            return {"folder": None, "file": "is not a folder"}.get(kind, "does not exist")
+        return {"file": None, "folder": "is a folder"}.get(kind, "does not exist")
 
 
 @dataclass(frozen=True, slots=True)

@@ -116,6 +116,8 @@ class _Parser:
         if text is None:
             return
         for number, line in enumerate(text.split("\n"), 1):
+            if not self.collector.tick(path, number):
+                break
             words = _words(line)
             if words:
                 self.line(path, number, words)
@@ -210,7 +212,7 @@ class _Parser:
 
     def crt(self, path: str, number: int, directive: str, target: str, group: str) -> None:
         fs = self.collector.fs
-        if not fs.is_dir(target):
+        if not self.collector.is_dir(target):
             self.certificate(path, number, directive, target, group)
             return
         self.collector.use(
@@ -229,7 +231,11 @@ class _Parser:
             return
         for entry in entries:
             name = posixpath.basename(entry)
-            if name.startswith(".") or name.endswith(_COMPANIONS) or not fs.is_file(entry):
+            if (
+                name.startswith(".")
+                or name.endswith(_COMPANIONS)
+                or not self.collector.is_file(entry)
+            ):
                 continue
             self.certificate(path, number, directive, absolute(entry, "/"), group)
 
@@ -247,11 +253,11 @@ class _Parser:
         stem, extension = posixpath.splitext(target)
         if self.del_ext and extension:
             keys.insert(0, stem + ".key")
-        key = next((key for key in keys if self.collector.fs.is_file(key)), None)
+        key = next((key for key in keys if self.collector.is_file(key)), None)
         issuer = target + ".issuer"
         companions: list[tuple[str | None, Purpose]] = [
             (key, "key"),
-            (issuer if self.collector.fs.is_file(issuer) else None, "chain"),
+            (issuer if self.collector.is_file(issuer) else None, "chain"),
         ]
         for companion, purpose in companions:
             if companion is not None:
@@ -274,12 +280,14 @@ class _Parser:
             path=target,
             group=group,
         )
-        if not self.collector.fs.is_file(target):
+        if not self.collector.is_file(target):
             return
         text = self.collector.read(target, stack=[path], config=path, line=number, what="crt-list")
         if text is None:
             return
         for entry_number, line in enumerate(text.split("\n"), 1):
+            if not self.collector.tick(target, entry_number):
+                break
             words = _words(line)
             if not words:
                 continue

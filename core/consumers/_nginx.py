@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ._common import (
-    MAX_NESTING,
     Collector,
     Declaration,
     Family,
@@ -20,6 +19,7 @@ from ._common import (
     absolute,
     emit_families,
     has_magic,
+    too_many_blocks,
 )
 from ._fs import ConfigFS
 from ._model import ConsumerScan, Purpose
@@ -75,15 +75,18 @@ _FAMILIES = (
 _NOT_FILES = ("data:", "engine:", "store:")
 _VARIABLE = re.compile(r"\$(?:\{?[A-Za-z0-9_])")
 
+# Blanks and comments are skipped before each token, so one match is one token.
 _TOKEN = re.compile(
     r"""
-      (?P<space>\s+)
-    | (?P<comment>\#[^\n]*)
-    | (?P<dquote>"(?:[^"\\]|\\.)*+")
+    (?:\s++|\#[^\n]*+)*+
+    (?:
+      (?P<dquote>"(?:[^"\\]|\\.)*+")
     | (?P<squote>'(?:[^'\\]|\\.)*+')
     | (?P<special>[;{}])
-    | (?P<word>(?:\\.|\$\{|[^\s;{"'\\}])(?:\\.|\$\{|[^\s;{\\])*)
+    | (?P<word>(?:\\.|\$\{|[^\s;{"'\\}])(?:\\.|\$\{|[^\s;{\\])*+)
     | (?P<bad>.)
+    | \Z  # blanks or a comment ending the text
+    )
     """,
     re.VERBOSE | re.DOTALL,
 )
@@ -109,12 +112,13 @@ def _statements(text: str) -> Iterator[_Statement]:
     line = 1
     position = 0
     for match in _TOKEN.finditer(text):
-        line += text.count("\n", position, match.start())
-        position = match.start()
         kind = match.lastgroup
-        token = match.group()
-        if kind in ("space", "comment"):
+        if kind is None:
             continue
+        begin = match.start(kind)
+        line += text.count("\n", position, begin)
+        position = begin
+        token = match.group(kind)
         if kind == "bad":
             message = "unterminated quoted string" if token in "\"'" else "stray backslash"
             yield _Statement("error", (message,), line)
@@ -132,10 +136,10 @@ def _statements(text: str) -> Iterator[_Statement]:
                     yield _Statement("error", (f'"{args[0]}" is missing its ";"',), start)
                 yield _Statement("close", (), line)
             args = []
-        elif kind in ("dquote", "squote"):
-            args.append(_unescape(token[1:-1]))
         else:
-            args.append(_unescape(token))
+            if kind != "word":
+                token = token[1:-1]
+            args.append(_unescape(token) if "\\" in token else token)
     if args:
         yield _Statement("error", (f'unexpected end of file: "{args[0]}" has no ";"',), start)
 
@@ -164,6 +168,8 @@ class _Parser:
         last_line = 1
         for statement in _statements(text):
             last_line = statement.line
+            if not self.collector.tick(path, last_line):
+                break
             self.statement(path, statement, base)
         if len(self.blocks) > base:
             self.collector.problem(path, last_line, 'unexpected end of file, expecting "}"')
@@ -181,11 +187,9 @@ class _Parser:
                 self.blocks.pop()
         elif statement.kind == "open":
             parent = self.blocks[-1]
-            if parent is None or len(self.blocks) > MAX_NESTING:
-                if parent is not None:
-                    self.collector.problem(
-                        path, line, f"blocks nested deeper than {MAX_NESTING} levels are skipped"
-                    )
+            if parent is None or too_many_blocks(
+                self.collector, self.scopes, len(self.blocks), path, line
+            ):
                 self.blocks.append(None)
                 return
             name = statement.args[0].lower() if statement.args else ""

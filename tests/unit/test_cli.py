@@ -78,7 +78,13 @@ def test_scan_json_follows_the_contract(tree: Path, capsys: pytest.CaptureFixtur
         "mode": "0600",
         "owner": old["private_key"]["owner"],
     }
-    assert [f["code"] for f in old["findings"]] == ["expired", "self_signed"]
+    assert [f["code"] for f in old["findings"]] == [
+        "expired",
+        "untrusted",
+        "obsolete",
+        "self_signed",
+        "unused",
+    ]
     assert old["findings"][0]["severity"] == "error"
     assert old["not_after"].endswith("Z")
 
@@ -156,4 +162,9 @@ def test_settings_file_paths_and_expiring_days_are_used(
         capsys, "scan", "--root", str(tree), "--config", str(config), "--at", "2026-11-27", "--json"
     )
     app = next(c for c in json.loads(out)["certificates"] if c["common_name"] == "app.example")
-    assert [f["code"] for f in app["findings"]] == ["expiring", "self_signed"]
+    assert [f["code"] for f in app["findings"]] == [
+        "untrusted",
+        "expiring",
+        "self_signed",
+        "unused",
+    ]

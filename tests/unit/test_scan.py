@@ -194,20 +194,22 @@ def test_basic_findings(tmp_path: Path) -> None:
     }
     for cn, made in cases.items():
         write(tmp_path, f"/etc/ssl/{cn}.pem", made.pem)
-    write(tmp_path, "/etc/ssl/ca.pem", ca.pem)
+    write(tmp_path, "/etc/ssl/certs/ca-certificates.crt", ca.pem)  # a trust anchor
     write(tmp_path, "/etc/ssl/copy/fine.pem", cases["fine.example"].pem)
     inv = run(tmp_path)
     codes = {r.cert.common_name: {f.code for f in r.findings} for r in inv.certificates}
+    # Nothing uses these certificates (no service configuration): all are "unused".
     assert codes == {
-        "expired.example": {"expired"},  # never also "expiring"
-        "future.example": {"not_yet_valid"},
-        "soon.example": {"expiring"},
-        "wild.example": {"wildcard"},
-        "self.example": {"self_signed"},
-        "fine.example": {"duplicate"},
-        "Findings CA": {"self_signed"},
+        "expired.example": {"expired", "unused", "obsolete"},  # never also "expiring"
+        "future.example": {"not_yet_valid", "unused"},
+        "soon.example": {"expiring", "unused"},
+        "wild.example": {"wildcard", "unused"},
+        "self.example": {"self_signed", "untrusted", "unused"},
+        "fine.example": {"duplicate", "unused"},
+        "Findings CA": set(),
     }
     soon = next(r for r in inv.certificates if r.cert.common_name == "soon.example")
+    assert soon.findings[0].code == "expiring"
     assert soon.findings[0].message.startswith("expires on ")
     dup = next(r for r in inv.certificates if r.cert.common_name == "fine.example")
     assert "/etc/ssl/copy/fine.pem" in dup.findings[0].message
