@@ -4,12 +4,14 @@ Usage: ``python benchmarks/scan_bench.py N [--tree DIR]``
 
 Generates (once, then reuses) a tree of N certificates under ``DIR`` (default: a folder in
 the system's temporary directory): nested folders, mostly one PEM file per certificate, some
-DER files and some PEM bundles, issued by a handful of CAs.  Then prints, measured in this
+DER files and some PEM bundles, issued by a handful of intermediate CAs under one root (the
+trust anchor, declared in the settings).  Then prints, measured in this
 one run:
 
 - raw: read every file and load it with ``load_pem_x509_certificates`` /
   ``load_der_x509_certificate`` in one process (what parsing alone costs);
-- cold: a new :class:`core.scan.Scanner` over the tree (process start-up included);
+- cold: a new :class:`core.scan.Scanner` over the tree, the full scan with findings and
+  trust verdicts (process start-up included);
 - warm: the same scanner again on the unchanged tree;
 
 as certificates per second and as ratios.  Not a test: nothing is asserted.
@@ -34,10 +36,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from core.scan import Scanner
-from core.settings import ScanSettings, Settings
+from core.settings import ScanSettings, Settings, TrustSettings
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 CAS = 5
+ANCHOR = "/srv/bench-anchor/root.pem"
+"""The trust anchor of the tree (outside the scanned folder, declared in the settings)."""
+FORMAT = "3"
+"""Bumped when the generated tree changes, so an old tree is regenerated."""
 
 
 def _name(cn: str, org: str = "Bench Org") -> x509.Name:
@@ -54,20 +60,36 @@ def generate(root: Path, n: int) -> None:
     """Write N certificates under ``root/etc/bench``: 90 % PEM, 5 % DER, 5 % in bundles."""
     base = root / "etc" / "bench"
     base.mkdir(parents=True, exist_ok=True)
+    root_key = ec.derive_private_key(999, ec.SECP256R1())
+    root_name = _name("Bench Root CA")
+    root_cert = (
+        x509.CertificateBuilder()
+        .subject_name(root_name)
+        .issuer_name(root_name)
+        .public_key(root_key.public_key())
+        .serial_number(1)
+        .not_valid_before(NOW - timedelta(days=3650))
+        .not_valid_after(NOW + timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(root_key, hashes.SHA256())
+    )
+    anchors = root / ANCHOR.lstrip("/")
+    anchors.parent.mkdir(parents=True, exist_ok=True)
+    anchors.write_bytes(root_cert.public_bytes(serialization.Encoding.PEM))
     ca_keys = [ec.derive_private_key(1000 + i, ec.SECP256R1()) for i in range(CAS)]
     ca_names = [_name(f"Bench CA {i}") for i in range(CAS)]
     ca_certs = []
-    for key, name in zip(ca_keys, ca_names, strict=True):
+    for i, (key, name) in enumerate(zip(ca_keys, ca_names, strict=True)):
         ca_certs.append(
             x509.CertificateBuilder()
             .subject_name(name)
-            .issuer_name(name)
+            .issuer_name(root_name)
             .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
+            .serial_number(100 + i)
             .not_valid_before(NOW - timedelta(days=365))
             .not_valid_after(NOW + timedelta(days=3650))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256())
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .sign(root_key, hashes.SHA256())
         )
     (base / "cas.pem").write_bytes(
         b"".join(c.public_bytes(serialization.Encoding.PEM) for c in ca_certs)
@@ -109,7 +131,7 @@ def generate(root: Path, n: int) -> None:
             (folder / f"cert{i}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     if bundle:
         (base / "bundle-rest.pem").write_bytes(b"".join(bundle))
-    (root / ".complete").write_text(str(n))
+    (root / ".complete").write_text(f"{n}/{FORMAT}")
 
 
 def raw_rate(root: Path) -> tuple[int, float]:
@@ -127,9 +149,12 @@ def raw_rate(root: Path) -> tuple[int, float]:
     return count, time.perf_counter() - start
 
 
-async def certdeck_rates(root: Path, parallel: str) -> tuple[int, float, float]:
-    """Cold and warm scan times of one scanner over the tree."""
-    settings = Settings(scan=ScanSettings(default_locations=False, paths=("/etc/bench",)))
+async def certdeck_rates(root: Path, parallel: str) -> tuple[int, float, float, int]:
+    """Cold and warm scan times of one scanner over the tree (trust verdicts included)."""
+    settings = Settings(
+        scan=ScanSettings(default_locations=False, paths=("/etc/bench",)),
+        trust=TrustSettings(anchors=(ANCHOR,)),
+    )
     scanner = Scanner(root, settings=settings, parallel=parallel)
     try:
         start = time.perf_counter()
@@ -141,7 +166,8 @@ async def certdeck_rates(root: Path, parallel: str) -> tuple[int, float, float]:
     finally:
         scanner.close()
     assert len(again.certificates) == len(inventory.certificates)
-    return len(inventory.certificates), cold, warm
+    trusted = sum(not r.has("untrusted") for r in inventory.certificates)
+    return len(inventory.certificates), cold, warm, trusted
 
 
 def main() -> None:
@@ -153,19 +179,26 @@ def main() -> None:
     )
     args = parser.parse_args()
     root = args.tree or Path(tempfile.gettempdir()) / f"certdeck-bench-{args.n}"
-    if not (root / ".complete").exists() or (root / ".complete").read_text() != str(args.n):
+    marker = root / ".complete"
+    if not marker.exists() or marker.read_text() != f"{args.n}/{FORMAT}":
         print(f"generating {args.n} certificates under {root} …", flush=True)
         start = time.perf_counter()
         generate(root, args.n)
         print(f"  generated in {time.perf_counter() - start:.1f} s")
     raw_n, raw_s = raw_rate(root)
-    n, cold_s, warm_s = asyncio.run(certdeck_rates(root, args.parallel))
+    n, cold_s, warm_s, trusted = asyncio.run(certdeck_rates(root, args.parallel))
     raw = raw_n / raw_s
     cold = n / cold_s
     warm = n / warm_s
-    print(f"certificates: {n} (raw parse found {raw_n}); scan mode: {args.parallel}")
+    print(
+        f"certificates: {n} (raw parse found {raw_n}), {trusted} with a chain to the anchor; "
+        f"scan mode: {args.parallel}"
+    )
     print(f"raw cryptography : {raw:10,.0f} cert/s  ({raw_s:.2f} s)")
-    print(f"certdeck cold    : {cold:10,.0f} cert/s  ({cold_s:.2f} s)  = {cold / raw:.0%} of raw")
+    print(
+        f"certdeck cold    : {cold:10,.0f} cert/s  ({cold_s:.2f} s)  = {cold / raw:.0%} of raw"
+        "  (full scan: parse, findings, trust verdicts)"
+    )
     print(f"certdeck warm    : {warm:10,.0f} cert/s  ({warm_s:.2f} s)  = {warm / cold:.1f}x cold")
 
 
