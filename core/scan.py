@@ -477,6 +477,18 @@ def _owner(uid: int) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class _LastScan:
+    """The merged result of the last scan, reused when nothing changed since."""
+
+    settings: Settings
+    files: int
+    walk_unreadable: tuple[Unreadable, ...]
+    agg: _Aggregator
+    final: tuple[CertificateRecord, ...]
+    states: tuple[tuple[CertificateRecord, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
 class _Cached:
     ident: tuple[int, int, int, int, int]
     store: str
@@ -492,8 +504,10 @@ class Scanner:
         root: the folder treated as the machine's ``/``.
         settings: scan paths, exclusions, size limit, checks and trust anchors.
         parallel: ``"auto"`` (a process pool when there are many files to parse),
-            ``"process"``, ``"thread"`` or ``"inline"`` (parse in the event loop's thread
-            pool, one file at a time; for tests and tiny trees).
+            ``"process"`` or ``"thread"``.
+        settings_path: the settings file, named as the source of declared consumers.
+        analyse: add consumers, trust verdicts and the findings that need them; without it
+            the inventory holds what the certificates and their files tell (benchmarks).
     """
 
     def __init__(
@@ -504,9 +518,11 @@ class Scanner:
         parallel: str = "auto",
         processes: int | None = None,
         settings_path: str | os.PathLike[str] | None = None,
+        analyse: bool = True,
     ) -> None:
         self.fs = RootFS(root)
         self.settings_path = settings_path
+        self.analyse = analyse
         self.settings = settings if settings is not None else Settings()
         self.parallel = parallel
         self.processes = processes or min(4, os.cpu_count() or 1)
@@ -514,6 +530,7 @@ class Scanner:
         self._cache: dict[str, _Cached] = {}
         self._records: dict[str, tuple[int, CertificateRecord]] = {}
         self._records_settings: Settings | None = None
+        self._last: _LastScan | None = None
         self._links: dict[tuple[str, str, bool], str | None] = {}
         self._analysed: (
             tuple[
@@ -634,7 +651,15 @@ class Scanner:
             with contextlib.suppress(Exception):  # falls back to threads
                 await asyncio.wrap_future(self._pool_ready)  # type: ignore[arg-type]
 
+        # Unchanged files are merged at the end: when nothing at all changed, the last
+        # scan's merged result is reused as it is.
+        deferred: list[tuple[_Job, _Cached]] = []
+        walk_unreadable: list[Unreadable] = []
+        fresh = 0
+
         def apply(job: _Job, result: ParsedFile | str) -> list[str]:
+            nonlocal fresh
+            fresh += 1
             if isinstance(result, str):
                 agg.unreadable.append(Unreadable(printable_path(job.path), result))
                 return []
@@ -669,6 +694,7 @@ class Scanner:
                     else:
                         unreadable_before = len(agg.unreadable)
                         agg.unreadable.extend(batch.unreadable)
+                        walk_unreadable.extend(batch.unreadable)
                         seen += len(batch.jobs)
                         todo: list[_Job] = []
                         for job in batch.jobs:
@@ -681,7 +707,7 @@ class Scanner:
                                 and hit.symlink_to == job.symlink_to
                             ):
                                 fresh_cache[job.path] = hit
-                                changed += agg.add(job, hit.parsed, hit.locations)
+                                deferred.append((job, hit))
                                 done += 1
                             elif dev_ino in parsed_now:
                                 changed += apply(job, parsed_now[dev_ino])
@@ -722,17 +748,41 @@ class Scanner:
             for fut in pending:
                 fut.cancel()
         self._cache = fresh_cache
-        final = tuple(
-            sorted(
-                records(agg.certs),
-                key=lambda r: (r.cert.display_name.casefold(), r.sha256),
+        last = self._last
+        days = settings.checks.expiring_days
+        if (
+            last is not None
+            and fresh == 0
+            and last.settings is settings
+            and last.files == len(deferred)
+            and last.walk_unreadable == tuple(walk_unreadable)
+            and all(time_state(r.cert, now, days) == st for r, st in last.states)
+        ):
+            agg, final = last.agg, last.final  # nothing changed since the last scan
+        else:
+            for job, hit in deferred:
+                agg.add(job, hit.parsed, hit.locations)
+            final = tuple(
+                sorted(
+                    records(agg.certs),
+                    key=lambda r: (r.cert.display_name.casefold(), r.sha256),
+                )
             )
-        )
-        self._records = agg.made
-        self._records_settings = settings
-        analysed, consumers = await asyncio.to_thread(
-            self._analyse, final, tuple(agg.all_keys), found, declared, now
-        )
+            self._records = agg.made
+            self._records_settings = settings
+            self._last = _LastScan(
+                settings,
+                len(fresh_cache),
+                tuple(walk_unreadable),
+                agg,
+                final,
+                tuple((r, time_state(r.cert, now, days)) for r in final),
+            )
+        analysed, consumers = final, ()
+        if self.analyse:
+            analysed, consumers = await asyncio.to_thread(
+                self._analyse, final, tuple(agg.all_keys), found, declared, now
+            )
         yield ScanFinished(
             Inventory(
                 root=self.fs.root,
