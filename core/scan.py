@@ -778,7 +778,8 @@ class Scanner:
                 final,
                 tuple((r, time_state(r.cert, now, days)) for r in final),
             )
-        analysed, consumers = final, ()
+        analysed: tuple[CertificateRecord, ...] = final
+        consumers: tuple[Consumer, ...] = ()
         if self.analyse:
             analysed, consumers = await asyncio.to_thread(
                 self._analyse, final, tuple(agg.all_keys), found, declared, now

@@ -232,8 +232,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        # The full-screen app arrives with its own issue; until then the table is the view.
-        return _run_scan(args)
+        if args.command == "scan":
+            return _run_scan(args)
+        # No subcommand: the full-screen app. Textual is imported only here, so that
+        # `certdeck scan` does not pay for it.
+        now = parse_at(args.at) if getattr(args, "at", None) else None
+        config = getattr(args, "config", None)
+        demo: _Demo | None = None
+        if getattr(args, "demo", False):
+            if getattr(args, "root", None):
+                raise UsageError("--demo and --root cannot be used together")
+            demo = _Demo(now or datetime.now(UTC))
+            root = str(demo.tree.root)
+            path = Path(config) if config else demo.tree.settings_path
+        else:
+            root = getattr(args, "root", "/")
+            if not os.path.isdir(root):
+                raise UsageError(f"--root {root}: not a folder")
+            path = Path(config) if config else default_settings_path()
+        if not (sys.stdin.isatty() and sys.stdout.isatty()):
+            raise UsageError(
+                "the full-screen app needs a terminal; use `certdeck scan` (or --json) in "
+                "scripts and pipes"
+            )
+        try:
+            from tui.app import CertdeckApp
+
+            app = CertdeckApp(
+                root=root,
+                now=now,
+                settings_path=path,
+                demo=demo is not None,
+                host_name="demo-server" if demo is not None else None,
+            )
+            app.run()
+        finally:
+            if demo is not None:
+                demo.close()
+        return app.return_code or EXIT_OK
     except CertdeckError as exc:
         print(f"certdeck: {exc.title}: {exc.message}", file=sys.stderr)
         return EXIT_USAGE
