@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -24,6 +23,7 @@ from ._common import (
     absolute,
     emit_families,
     has_magic,
+    logical_lines,
     too_many_blocks,
 )
 from ._fs import ConfigFS, normalise
@@ -109,24 +109,6 @@ def _words(text: str) -> list[str]:
     return words
 
 
-def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
-    """Lines joined at a trailing backslash, each with the number of its first line."""
-    parts: list[str] = []
-    start = 1
-    for number, raw in enumerate(text.split("\n"), 1):
-        line = raw.removesuffix("\r")
-        if not parts:
-            start = number
-        if line.endswith("\\") and not line.endswith("\\\\"):
-            parts.append(line[:-1])
-            continue
-        parts.append(line)
-        yield start, "".join(parts)
-        parts = []
-    if parts:
-        yield start, "".join(parts)
-
-
 class _Section(NamedTuple):
     name: str
     line: int
@@ -170,7 +152,7 @@ class _Parser:
         self.files.append(path)
         sections = _Sections()
         in_macro = 0
-        for number, logical in _logical_lines(text):
+        for number, logical in logical_lines(text, escaped_backslash=True):
             if not self.collector.tick(path, number):
                 break
             stripped = logical.strip()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from ._fs import ConfigFS, normalise
@@ -24,6 +24,7 @@ __all__ = [
     "absolute",
     "emit_families",
     "has_magic",
+    "logical_lines",
     "too_many_blocks",
 ]
 
@@ -351,3 +352,27 @@ def _emit(collector: Collector, declaration: Declaration, group: str) -> None:
         group=group,
         directory=declaration.directory,
     )
+
+
+def logical_lines(text: str, *, escaped_backslash: bool = False) -> Iterator[tuple[int, str]]:
+    """Lines joined at a trailing backslash, each with the number of its first line.
+
+    Args:
+        text: the configuration file.
+        escaped_backslash: a line ending in two backslashes ends with a literal backslash
+            and does not continue (Apache httpd); dovecot continues after any backslash.
+    """
+    parts: list[str] = []
+    start = 1
+    for number, raw in enumerate(text.split("\n"), 1):
+        line = raw.removesuffix("\r")
+        if not parts:
+            start = number
+        if line.endswith("\\") and not (escaped_backslash and line.endswith("\\\\")):
+            parts.append(line[:-1])
+            continue
+        parts.append(line)
+        yield start, "".join(parts)
+        parts = []
+    if parts:
+        yield start, "".join(parts)

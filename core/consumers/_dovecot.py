@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Iterator
 from typing import NamedTuple
 
 from ._common import (
@@ -22,6 +21,7 @@ from ._common import (
     absolute,
     emit_families,
     has_magic,
+    logical_lines,
     too_many_blocks,
 )
 from ._fs import ConfigFS
@@ -82,24 +82,6 @@ def _strip_comment(line: str) -> str:
     return line
 
 
-def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
-    """Lines joined at a trailing backslash, each with the number of its first line."""
-    parts: list[str] = []
-    start = 1
-    for number, raw in enumerate(text.split("\n"), 1):
-        line = raw.removesuffix("\r")
-        if not parts:
-            start = number
-        if line.endswith("\\"):
-            parts.append(line[:-1])
-            continue
-        parts.append(line)
-        yield start, "".join(parts)
-        parts = []
-    if parts:
-        yield start, "".join(parts)
-
-
 def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
         return re.sub(r"\\(.)", r"\1", value[1:-1])
@@ -131,7 +113,7 @@ class _Parser:
             return
         self.files.append(path)
         base = len(self.blocks)
-        for number, logical in _logical_lines(text):
+        for number, logical in logical_lines(text):
             if not self.collector.tick(path, number):
                 break
             self.line(path, number, _strip_comment(logical).strip(), base)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from core.consumers import ConfigProblem, ConsumerScan, FileUse, MemoryFS, Purpose, scan_apache
+from core.consumers import ConsumerScan, MemoryFS, scan_apache
+from tests.consumer_helpers import problem_maker, use_maker
 
 DEBIAN = "/etc/apache2/apache2.conf"
 RHEL = "/etc/httpd/conf/httpd.conf"
@@ -47,20 +48,8 @@ DEFAULT_SSL_TEXT = """\
 """
 
 
-def _use(
-    config: str,
-    line: int,
-    directive: str,
-    purpose: Purpose,
-    path: str,
-    group: str,
-    directory: bool = False,
-) -> FileUse:
-    return FileUse("apache", config, line, directive, purpose, path, group, directory)
-
-
-def _problem(config: str, line: int, message: str) -> ConfigProblem:
-    return ConfigProblem("apache", config, line, message)
+_use = use_maker("apache")
+_problem = problem_maker("apache")
 
 
 def test_debian_default_ssl_site() -> None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from core.consumers import (
-    ConfigProblem,
     ConsumerScan,
-    FileUse,
     MemoryFS,
-    Purpose,
     scan_dovecot,
 )
+from tests.consumer_helpers import problem_maker, use_maker
 
 MAIN = "/etc/dovecot/dovecot.conf"
 SSL_CONF = "/etc/dovecot/conf.d/10-ssl.conf"
@@ -41,20 +39,8 @@ ssl_dh = </usr/share/dovecot/dh.pem
 """
 
 
-def _use(
-    config: str,
-    line: int,
-    directive: str,
-    purpose: Purpose,
-    path: str,
-    group: str,
-    directory: bool = False,
-) -> FileUse:
-    return FileUse("dovecot", config, line, directive, purpose, path, group, directory)
-
-
-def _problem(config: str, line: int, message: str) -> ConfigProblem:
-    return ConfigProblem("dovecot", config, line, message)
+_use = use_maker("dovecot")
+_problem = problem_maker("dovecot")
 
 
 def test_debian_layout() -> None:

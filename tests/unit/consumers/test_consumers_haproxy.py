@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from core.consumers import (
-    ConfigProblem,
     ConsumerScan,
-    FileUse,
     MemoryFS,
-    Purpose,
     scan_haproxy,
 )
+from tests.consumer_helpers import problem_maker, use_maker
 
 CFG = "/etc/haproxy/haproxy.cfg"
 
@@ -43,20 +41,8 @@ backend app
 """
 
 
-def _use(
-    config: str,
-    line: int,
-    directive: str,
-    purpose: Purpose,
-    path: str,
-    group: str,
-    directory: bool = False,
-) -> FileUse:
-    return FileUse("haproxy", config, line, directive, purpose, path, group, directory)
-
-
-def _problem(config: str, line: int, message: str) -> ConfigProblem:
-    return ConfigProblem("haproxy", config, line, message)
+_use = use_maker("haproxy")
+_problem = problem_maker("haproxy")
 
 
 def test_debian_config_with_bases_and_groups_per_line() -> None:

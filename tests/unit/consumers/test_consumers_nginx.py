@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import errno
 
-from core.consumers import ConfigProblem, ConsumerScan, FileUse, MemoryFS, Purpose, scan_nginx
+from core.consumers import ConsumerScan, MemoryFS, scan_nginx
+from tests.consumer_helpers import problem_maker, use_maker
 
 MAIN = "/etc/nginx/nginx.conf"
 SITE = "/etc/nginx/sites-enabled/example"
@@ -37,14 +38,8 @@ http {
 """
 
 
-def _use(
-    config: str, line: int, directive: str, purpose: Purpose, path: str, group: str
-) -> FileUse:
-    return FileUse("nginx", config, line, directive, purpose, path, group)
-
-
-def _problem(config: str, line: int, message: str) -> ConfigProblem:
-    return ConfigProblem("nginx", config, line, message)
+_use = use_maker("nginx")
+_problem = problem_maker("nginx")
 
 
 def test_debian_site_pairs_certificate_and_key_of_its_server_block() -> None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from core.consumers import (
-    ConfigProblem,
     ConsumerScan,
-    FileUse,
     MemoryFS,
-    Purpose,
     scan_postfix,
 )
+from tests.consumer_helpers import problem_maker, use_maker
 
 MAIN = "/etc/postfix/main.cf"
 MASTER = "/etc/postfix/master.cf"
@@ -50,20 +48,8 @@ pickup    unix  n       -       y       60      1       pickup
 """
 
 
-def _use(
-    config: str,
-    line: int,
-    directive: str,
-    purpose: Purpose,
-    path: str,
-    group: str,
-    directory: bool = False,
-) -> FileUse:
-    return FileUse("postfix", config, line, directive, purpose, path, group, directory)
-
-
-def _problem(config: str, line: int, message: str) -> ConfigProblem:
-    return ConfigProblem("postfix", config, line, message)
+_use = use_maker("postfix")
+_problem = problem_maker("postfix")
 
 
 def test_debian_main_cf_gives_server_and_client_groups() -> None:
