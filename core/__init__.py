@@ -5,4 +5,11 @@ This package never imports ``textual`` or ``rich`` (enforced by a lint rule and 
 
 from __future__ import annotations
 
-__all__: list[str] = []
+from importlib import metadata
+
+__all__ = ["__version__"]
+
+try:
+    __version__ = metadata.version("certdeck")
+except metadata.PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0+unknown"

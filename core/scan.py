@@ -19,6 +19,7 @@ import contextlib
 import fnmatch
 import multiprocessing
 import os
+import pickle
 import pwd
 import stat
 import threading
@@ -29,9 +30,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeAlias
 
+from core import __version__
 from core.analysis import DeclaredUse, analyse, declared_uses
 from core.consumers import ConsumerScan, LocalFS, find_consumers
 from core.findings import basic_findings, sort_findings, time_state
+from core.fsutil import atomic_write, ensure_private_dir
 from core.model import (
     CertFacts,
     CertificateRecord,
@@ -56,6 +59,9 @@ __all__ = [
     "ScanProgress",
     "Scanner",
     "StoreDiscovered",
+    "default_cache_path",
+    "load_parse_cache",
+    "save_parse_cache",
     "scan",
 ]
 
@@ -506,6 +512,8 @@ class Scanner:
         parallel: ``"auto"`` (a process pool when there are many files to parse),
             ``"process"`` or ``"thread"``.
         settings_path: the settings file, named as the source of declared consumers.
+        cache_path: a file that keeps what was parsed between runs (see
+            :func:`default_cache_path`): reopening an unchanged tree parses nothing.
         analyse: add consumers, trust verdicts and the findings that need them; without it
             the inventory holds what the certificates and their files tell (benchmarks).
     """
@@ -519,10 +527,13 @@ class Scanner:
         processes: int | None = None,
         settings_path: str | os.PathLike[str] | None = None,
         analyse: bool = True,
+        cache_path: Path | None = None,
     ) -> None:
         self.fs = RootFS(root)
         self.settings_path = settings_path
         self.analyse = analyse
+        self.cache_path = cache_path
+        self._cache_loaded = cache_path is None
         self.settings = settings if settings is not None else Settings()
         self.parallel = parallel
         self.processes = processes or min(4, os.cpu_count() or 1)
@@ -748,6 +759,8 @@ class Scanner:
             for fut in pending:
                 fut.cancel()
         self._cache = fresh_cache
+        if self.cache_path is not None and (fresh or len(fresh_cache) != len(deferred)):
+            await asyncio.to_thread(save_parse_cache, self.cache_path, self.fs.root, fresh_cache)
         last = self._last
         days = settings.checks.expiring_days
         if (
@@ -802,6 +815,9 @@ class Scanner:
 
         Files the services use are scanned too, wherever they are.
         """
+        if not self._cache_loaded and self.cache_path is not None:
+            self._cache_loaded = True
+            self._cache = load_parse_cache(self.cache_path, self.fs.root)
         settings = self.settings
         found = find_consumers(LocalFS(Path(self.fs.root)))
         text = ""
@@ -879,6 +895,51 @@ class Scanner:
             pending[loop.run_in_executor(executor, _parse_files, items)] = jobs
 
 
+_CACHE_FORMAT = 1
+
+
+def default_cache_path(root: str | os.PathLike[str]) -> Path:
+    """Where the parse cache of a root lives: the user's cache folder, one file per root."""
+    import hashlib
+
+    import platformdirs
+
+    name = hashlib.sha256(os.path.abspath(os.fspath(root)).encode()).hexdigest()[:16]
+    return platformdirs.user_cache_path("certdeck") / f"parsed-{name}.pickle"
+
+
+def load_parse_cache(path: Path, root: str) -> dict[str, _Cached]:
+    """The parsed files remembered from an earlier run; empty when absent or unusable.
+
+    The file is only trusted when this user owns it and nobody else can write it (it is a
+    pickle); anything unexpected is ignored and the tree is parsed again.
+    """
+    try:
+        st = path.stat()
+        if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+            return {}
+        with open(path, "rb") as fh:
+            data = pickle.load(fh)
+        if not isinstance(data, dict) or data.get("format") != (_CACHE_FORMAT, __version__):
+            return {}
+        if data.get("root") != root or not isinstance(data.get("entries"), dict):
+            return {}
+        entries: dict[str, _Cached] = data["entries"]
+        return entries
+    except Exception:  # a missing, truncated or foreign cache is simply not used
+        return {}
+
+
+def save_parse_cache(path: Path, root: str, entries: dict[str, _Cached]) -> None:
+    """Remember the parsed files for the next run (atomically, readable by this user only)."""
+    data = {"format": (_CACHE_FORMAT, __version__), "root": root, "entries": entries}
+    with contextlib.suppress(OSError):
+        ensure_private_dir(path.parent)
+        atomic_write(
+            path, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL), mode=0o600, overwrite=True
+        )
+
+
 async def scan(
     root: str | os.PathLike[str] = "/",
     *,
@@ -886,9 +947,16 @@ async def scan(
     settings: Settings | None = None,
     parallel: str = "auto",
     settings_path: str | os.PathLike[str] | None = None,
+    cache_path: Path | None = None,
 ) -> Inventory:
     """Scan a machine (or a tree under ``root``) and return the finished inventory."""
-    scanner = Scanner(root, settings=settings, parallel=parallel, settings_path=settings_path)
+    scanner = Scanner(
+        root,
+        settings=settings,
+        parallel=parallel,
+        settings_path=settings_path,
+        cache_path=cache_path,
+    )
     try:
         return await scanner.scan(now=now)
     finally:

@@ -336,3 +336,50 @@ def test_process_pool_gives_the_same_inventory(tmp_path: Path) -> None:
     pooled = run(tmp_path, parallel="process")
     assert [r.sha256 for r in pooled.certificates] == [r.sha256 for r in threaded.certificates]
     assert pooled.certificates == threaded.certificates
+
+
+def test_parse_cache_lets_a_new_scanner_skip_unchanged_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import core.scan as scan_module
+
+    for i in range(5):
+        write(tmp_path / "root", f"/etc/c{i}.pem", make(f"cached{i}.example").pem)
+    cache = tmp_path / "cache" / "parsed.pickle"
+    parsed: list[str] = []
+    real = scan_module._parse_files
+
+    def counting(items: list[tuple[str, str]]) -> list[object]:
+        parsed.extend(name for _, name in items)
+        return real(items)  # type: ignore[return-value]
+
+    monkeypatch.setattr(scan_module, "_parse_files", counting)
+
+    def once() -> Inventory:
+        return asyncio.run(scan(tmp_path / "root", now=NOW, parallel="thread", cache_path=cache))
+
+    first = once()
+    assert len(parsed) == 5
+    assert cache.stat().st_mode & 0o777 == 0o600
+    second = once()  # a new scanner, as in a new run of certdeck
+    assert len(parsed) == 5  # nothing parsed again
+    assert second.certificates == first.certificates
+    write(tmp_path / "root", "/etc/c0.pem", make("changed.example").pem)
+    third = once()
+    assert parsed[5:] == ["c0.pem"]
+    assert "changed.example" in {r.cert.common_name for r in third.certificates}
+
+
+def test_a_cache_others_could_write_or_garbage_is_ignored(tmp_path: Path) -> None:
+    from core.scan import load_parse_cache, save_parse_cache
+
+    cache = tmp_path / "parsed.pickle"
+    entries = {"/etc/x.pem": "remembered"}
+    save_parse_cache(cache, "/", entries)  # type: ignore[arg-type]
+    assert load_parse_cache(cache, "/") == entries  # type: ignore[comparison-overlap]
+    assert load_parse_cache(cache, "/srv/other") == {}  # another root's cache
+    cache.chmod(0o666)
+    assert load_parse_cache(cache, "/") == {}  # writable by others: not trusted
+    cache.chmod(0o600)
+    cache.write_bytes(b"not a pickle")
+    assert load_parse_cache(cache, "/") == {}
