@@ -35,7 +35,7 @@ import platformdirs
 import tomli_w
 
 from core.errors import SettingsError
-from core.fsutil import atomic_write, ensure_private_dir
+from core.fsutil import atomic_write, ensure_private_dir, free_name
 
 __all__ = [
     "BackupSettings",
@@ -357,11 +357,16 @@ def load_settings(path: Path) -> Settings:
         raise SettingsError("\n".join(f"{path}: {problem}" for problem in exc.problems)) from None
 
 
-def save_settings(settings: Settings, path: Path) -> None:
+def save_settings(settings: Settings, path: Path) -> Path | None:
     """Write every setting to ``path`` as commented TOML, atomically.
 
     A new file gets mode 0600 (its folder 0700 when created); an existing file keeps its
-    mode, and a symlink keeps pointing at the file it names.
+    mode, and a symlink keeps pointing at the file it names.  An existing file that does not
+    load (broken by hand) is kept beside it as ``NAME.broken`` (or a free variant) before it
+    is replaced, so nothing typed into it is lost.
+
+    Returns:
+        The path the broken file was kept at, or ``None``.
 
     Raises:
         SettingsError: A value would be refused when loading, or the file cannot be written.
@@ -379,8 +384,16 @@ def save_settings(settings: Settings, path: Path) -> None:
             mode = stat.S_IMODE(target.stat().st_mode)
         except FileNotFoundError:
             mode = 0o600
+        kept: Path | None = None
+        if target.exists():
+            try:
+                load_settings(target)
+            except SettingsError:
+                kept = free_name(target.with_name(target.name + ".broken"))
+                atomic_write(kept, target.read_bytes(), mode=mode)
         ensure_private_dir(target.parent)
         atomic_write(target, content, mode=mode, overwrite=True)
+        return kept
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise SettingsError(f"{path}: cannot save the settings: {reason}") from exc

@@ -553,3 +553,18 @@ def test_saved_file_is_found_at_the_default_path(
     save_settings(custom_settings(), default_settings_path())
 
     assert load_settings(tmp_path / "etc" / "certdeck.toml") == custom_settings()
+
+
+def test_saving_over_a_broken_file_keeps_it_beside(tmp_path: Path) -> None:
+    path = tmp_path / "settings.toml"
+    path.write_text("[checks]\nexpiring_days = 'soon'  # my notes\n")
+    path.chmod(0o640)
+    kept = save_settings(Settings(), path)
+    assert kept == tmp_path / "settings.toml.broken"
+    assert kept.read_text() == "[checks]\nexpiring_days = 'soon'  # my notes\n"
+    assert kept.stat().st_mode & 0o777 == 0o640
+    assert load_settings(path) == Settings()
+    # A healthy file is simply replaced; a second broken one gets a free name.
+    assert save_settings(Settings(), path) is None
+    path.write_text("nonsense = [")
+    assert save_settings(Settings(), path) == tmp_path / "settings.toml-1.broken"
