@@ -99,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 when any of these finding codes (comma-separated) is present, "
         "e.g. expired,untrusted",
     )
+    _export_parser(sub)
+    _import_parser(sub)
     return parser
 
 
@@ -149,9 +151,17 @@ def _target(args: argparse.Namespace, now: datetime) -> tuple[str, Settings, Pat
 
 
 def _scan(root: str, settings: Settings, path: Path, now: datetime) -> Inventory:
-    from core.scan import scan
+    from core.scan import default_cache_path, scan
 
-    return asyncio.run(scan(root, now=now, settings=settings, settings_path=path))
+    return asyncio.run(
+        scan(
+            root,
+            now=now,
+            settings=settings,
+            settings_path=path,
+            cache_path=default_cache_path(root),
+        )
+    )
 
 
 def _row(r: CertificateRecord, now: datetime) -> list[str]:
@@ -227,6 +237,273 @@ def _run_scan(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _export_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    export = sub.add_parser(
+        "export",
+        # No abbreviations: "--password x" must not pass for "--password-file x".
+        allow_abbrev=False,
+        help="export certificates (with chain and keys) as PKCS#12 or PEM files",
+        description="Export certificates as password-protected PKCS#12 or as PEM files. "
+        "The files are listed before anything is written; existing files are never replaced. "
+        "The PKCS#12 password comes from --password-file, CERTDECK_PASSWORD or a prompt.",
+    )
+    _common(export)
+    export.add_argument(
+        "--select",
+        required=True,
+        metavar="WHAT",
+        help="required, all, or SHA-256 fingerprints separated by commas "
+        "(a unique prefix of 8 or more hex digits is enough)",
+    )
+    export.add_argument("--format", required=True, choices=("p12", "pem"), dest="fmt")
+    files = export.add_mutually_exclusive_group()
+    files.add_argument(
+        "--one-file", dest="one_file", action="store_true", help="one file for all certificates"
+    )
+    files.add_argument(
+        "--one-per-cert",
+        dest="one_file",
+        action="store_false",
+        help="one file per certificate (default: setting export.one_file_per_certificate)",
+    )
+    encryption = export.add_mutually_exclusive_group()
+    encryption.add_argument(
+        "--legacy",
+        dest="legacy",
+        action="store_true",
+        help="PKCS#12 with 3DES and a SHA-1 MAC, for old Windows, Java and appliances",
+    )
+    encryption.add_argument(
+        "--modern",
+        dest="legacy",
+        action="store_false",
+        help="PKCS#12 with AES-256 and a SHA-256 MAC (default: setting export.pkcs12_encryption)",
+    )
+    keys = export.add_mutually_exclusive_group()
+    keys.add_argument(
+        "--with-keys",
+        dest="with_keys",
+        action="store_true",
+        help="include the private keys certdeck can read (PEM: written unencrypted)",
+    )
+    keys.add_argument(
+        "--no-keys",
+        dest="with_keys",
+        action="store_false",
+        help="leave the private keys out (PKCS#12 includes them by default)",
+    )
+    export.add_argument(
+        "--include-root", action="store_true", help="include the root certificate of each chain"
+    )
+    export.add_argument(
+        "--to", metavar="DIR", help="folder to write into (default: setting export.directory)"
+    )
+    export.add_argument("--password-file", metavar="FILE", help="read the PKCS#12 password")
+    export.add_argument("--yes", action="store_true", help="write without asking")
+    export.set_defaults(one_file=None, legacy=None, with_keys=None)
+
+
+def _import_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    imp = sub.add_parser(
+        "import",
+        allow_abbrev=False,
+        help="import a certificate file (PKCS#12, PEM, DER, PKCS#7) with its key",
+        description="Import certificates and a private key from FILE into a folder: "
+        "certificate and chain as NAME.pem, the key as NAME.key (mode 0600). Certificates "
+        "already on the machine are skipped; existing files are never replaced.",
+    )
+    _common(imp)
+    imp.add_argument("file", metavar="FILE", help="the file to import")
+    imp.add_argument(
+        "--to", metavar="DIR", help="folder to write into (default: setting import.directory)"
+    )
+    imp.add_argument(
+        "--password-file", metavar="FILE", help="read the password of FILE from this file"
+    )
+    imp.add_argument(
+        "--encrypt-key",
+        action="store_true",
+        help="encrypt the imported private key with a new password",
+    )
+    imp.add_argument("--key-password-file", metavar="FILE", help="read the new password of the key")
+    imp.add_argument("--yes", action="store_true", help="write without asking")
+
+
+def _say(lines: Sequence[str]) -> None:
+    for line in lines:
+        print(line, file=sys.stderr)
+
+
+def _check_can_confirm(yes: bool) -> None:
+    from core.passwords import can_prompt
+
+    if not yes and not can_prompt():
+        raise UsageError(
+            "nothing was written: confirmation is needed and there is no terminal to ask; "
+            "add --yes to write without asking"
+        )
+
+
+def _confirm(yes: bool, question: str) -> None:
+    if yes:
+        return
+    _check_can_confirm(yes)
+    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.flush()
+    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        raise CertdeckError("nothing was written", title="Cancelled")
+
+
+_PASSWORD_TRIES = 3
+
+
+def _password_file(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from core.export import export_directory, plan_export, write_export
+    from core.passwords import PASSWORD_ENV, can_prompt, obtain_password, password_strength
+    from core.rootfs import RootFS
+
+    if getattr(args, "demo", False) and not args.to:
+        raise UsageError("with --demo, give --to DIR: the demo tree is removed afterwards")
+    now = parse_at(args.at) if getattr(args, "at", None) else datetime.now(UTC)
+    root, settings, path, demo = _target(args, now)
+    try:
+        inv = _scan(root, settings, path, now)
+        fs = RootFS(root)
+        destination = Path(args.to) if args.to else export_directory(settings, fs)
+        if destination is None:
+            raise UsageError(
+                "no destination folder: give --to DIR or set export.directory in the settings"
+            )
+        words = [w.strip() for w in args.select.split(",") if w.strip()]
+        selection = words[0] if words in (["required"], ["all"]) else words
+        one_file = (
+            args.one_file
+            if args.one_file is not None
+            else not settings.export.one_file_per_certificate
+        )
+        legacy = (
+            args.legacy
+            if args.legacy is not None
+            else settings.export.pkcs12_encryption == "legacy"
+        )
+        plan = plan_export(
+            inv,
+            selection,
+            fmt=args.fmt,
+            one_file=one_file,
+            destination=destination,
+            root=fs,
+            with_keys=args.with_keys,
+            include_root=args.include_root,
+            legacy=legacy,
+        )
+        _say(plan.describe())
+        _check_can_confirm(args.yes)
+        password: bytes | None = None
+        if plan.needs_password:
+            prompted = args.password_file is None and PASSWORD_ENV not in os.environ
+            password = obtain_password(
+                password_file=_password_file(args.password_file),
+                prompt="Password for the PKCS#12 file: ",
+                confirm=True,
+                allow_empty=False,
+            )
+            if prompted and can_prompt():
+                strength = password_strength(password)
+                _say([f"password strength: {strength.label} ({strength.hint})"])
+        count = len(plan.files)
+        _confirm(args.yes, f"Write {count} file{'s' if count != 1 else ''}?")
+        result = write_export(plan, password)
+    finally:
+        if demo is not None:
+            demo.close()
+    _say(result.describe())
+    for written in result.files:
+        print(visible(written.shown))
+    return EXIT_OK
+
+
+def _run_import(args: argparse.Namespace) -> int:
+    from core.importer import (
+        WrongPassword,
+        import_directory,
+        inspect_import,
+        open_import,
+        plan_import,
+        read_import_file,
+        write_import,
+    )
+    from core.passwords import PASSWORD_ENV, can_prompt, obtain_password, prompt_password
+    from core.rootfs import RootFS
+
+    source = Path(args.file)
+    data = read_import_file(source)
+    if args.encrypt_key and args.key_password_file is None and not can_prompt():
+        raise UsageError("--encrypt-key needs --key-password-file FILE when there is no terminal")
+    if getattr(args, "demo", False) and not args.to:
+        raise UsageError("with --demo, give --to DIR: the demo tree is removed afterwards")
+    now = parse_at(args.at) if getattr(args, "at", None) else datetime.now(UTC)
+    root, settings, path, demo = _target(args, now)
+    try:
+        inv = _scan(root, settings, path, now)
+    finally:
+        if demo is not None:
+            demo.close()
+    fs = RootFS(root)
+    name = source.name
+    preview = inspect_import(data, name, inventory=inv)
+    if preview.locked and (args.password_file is not None or PASSWORD_ENV in os.environ):
+        # A password from a file or the environment gets one try: scripts must not loop.
+        password = obtain_password(
+            password_file=_password_file(args.password_file), prompt="", allow_empty=True
+        )
+        preview = open_import(data, password, name=name, inventory=inv)
+    elif preview.locked:
+        if not can_prompt():
+            raise UsageError(
+                f"{preview.lock_reason}: a password is needed and there is no terminal to ask "
+                f"for it; use --password-file FILE or set {PASSWORD_ENV}"
+            )
+        _say([f"{visible(name)}: {preview.lock_reason}"])
+        for attempt in range(1, _PASSWORD_TRIES + 1):
+            password = prompt_password(f"Password for {visible(name)} (may be empty): ")
+            try:
+                preview = open_import(data, password, name=name, inventory=inv)
+                break
+            except WrongPassword as exc:
+                if attempt == _PASSWORD_TRIES:
+                    raise WrongPassword(
+                        f"{exc.message} (tried {_PASSWORD_TRIES} times; nothing was imported)"
+                    ) from None
+                _say([f"certdeck: {exc.message}"])
+    _say(preview.describe())
+    new_password: bytes | None = None
+    if args.encrypt_key and any(k.public_key_sha256 for k in preview.keys):
+        new_password = obtain_password(
+            password_file=_password_file(args.key_password_file),
+            prompt="New password for the private key: ",
+            confirm=True,
+            allow_empty=False,
+            environ={},
+        )
+    destination = Path(args.to) if args.to else import_directory(settings, fs)
+    plan = plan_import(preview, destination, reencrypt_password=new_password, root=fs)
+    _say(plan.describe())
+    if plan.nothing_to_write:
+        return EXIT_OK
+    count = len(plan.files)
+    _confirm(args.yes, f"Write {count} file{'s' if count != 1 else ''}?")
+    result = write_import(plan)
+    _say(result.describe())
+    for written in result.files:
+        print(visible(written.shown))
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``certdeck`` command."""
     parser = build_parser()
@@ -234,6 +511,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "scan":
             return _run_scan(args)
+        if args.command == "export":
+            return _run_export(args)
+        if args.command == "import":
+            return _run_import(args)
         # No subcommand: the full-screen app. Textual is imported only here, so that
         # `certdeck scan` does not pay for it.
         now = parse_at(args.at) if getattr(args, "at", None) else None
