@@ -7,7 +7,6 @@ from collections.abc import Callable
 from core.consumers import ConfigProblem, FileUse, Purpose
 
 
-
 def use_maker(service: str) -> Callable[..., FileUse]:
     """``use(config, line, directive, purpose, path, group, directory=False)`` for a service."""
 

@@ -537,6 +537,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "scripts and pipes"
             )
         try:
+            from core.scan import default_cache_path
             from tui.app import CertdeckApp
 
             app = CertdeckApp(
@@ -545,6 +546,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 settings_path=path,
                 demo=demo is not None,
                 host_name="demo-server" if demo is not None else None,
+                # A demo tree lives for one run: remembering its files is of no use.
+                cache_path=None if demo is not None else default_cache_path(root),
             )
             app.run()
         finally:

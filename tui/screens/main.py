@@ -1,0 +1,666 @@
+"""The main screen: header, the Required · All · Details · Settings tabs, filter and status."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from time import monotonic
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widget import Widget
+from textual.widgets import (
+    Footer,
+    Input,
+    Label,
+    ProgressBar,
+    TabbedContent,
+    TabPane,
+    Tabs,
+)
+
+from core.scope import ALL, Scope, ScopeKind
+from core.text import visible
+from tui.display import SORT_TITLES, Row, SortKey, filter_rows, refines
+from tui.messages import (
+    CertificateChosen,
+    CertificateHighlighted,
+    MarkToggled,
+    ScanEnded,
+    ScanStarted,
+    ScanUpdated,
+    SortRequested,
+)
+from tui.widgets.cert_table import CertTable
+from tui.widgets.details import DetailsView, pem
+from tui.widgets.filter_input import FilterInput
+from tui.widgets.settings_form import SettingsForm
+from tui.widgets.status_header import StatusHeader
+
+if TYPE_CHECKING:
+    from tui.app import CertdeckApp
+
+__all__ = ["TABS", "MainScreen"]
+
+_REFRESH_INTERVAL = 0.1
+"""Seconds between two refreshes of the views while a scan streams results."""
+
+TABS: tuple[str, ...] = ("required", "all", "details", "settings")
+"""Tab ids in order; keys 1 to 4 select them."""
+
+_TITLES = {
+    "required": "Required",
+    "all": "All",
+    "details": "Details",
+    "settings": "Settings",
+}
+
+
+class MainScreen(Screen[None]):
+    """The certificate views; everything else opens on top of this screen."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "s",
+            "scope",
+            "Scope",
+            id="main.scope",
+            tooltip="Look at one store, one service, or everything",
+        ),
+        Binding(
+            "r",
+            "rescan",
+            "Rescan",
+            id="main.rescan",
+            tooltip="Scan the machine again (unchanged files are not parsed again)",
+        ),
+        Binding(
+            "escape",
+            "cancel_scan",
+            "Cancel",
+            key_display="esc",
+            id="main.cancel_scan",
+            tooltip="Stop the running scan; what was found so far stays",
+        ),
+        Binding(
+            "escape",
+            "back",
+            "Back",
+            key_display="esc",
+            id="main.back",
+            tooltip="From Details or Settings back to the certificate table",
+        ),
+        Binding(
+            "u",
+            "unreadable",
+            "Unreadable",
+            id="main.unreadable",
+            tooltip="Files that could not be read or parsed, with the reasons",
+        ),
+        Binding(
+            "1",
+            "show_tab('required')",
+            "Required",
+            show=False,
+            id="main.tab_required",
+            tooltip="Certificates that services use, and their issuers",
+        ),
+        Binding(
+            "2",
+            "show_tab('all')",
+            "All",
+            show=False,
+            id="main.tab_all",
+            tooltip="Every certificate found on the machine",
+        ),
+        Binding(
+            "3",
+            "show_tab('details')",
+            "Details",
+            show=False,
+            id="main.tab_details",
+            tooltip="Everything about the highlighted certificate",
+        ),
+        Binding(
+            "4",
+            "show_tab('settings')",
+            "Settings",
+            show=False,
+            id="main.tab_settings",
+            tooltip="The settings file, editable",
+        ),
+        Binding(
+            "tab",
+            "next_tab",
+            "Next tab",
+            show=False,
+            id="main.next_tab",
+            tooltip="The tab to the right",
+        ),
+        Binding(
+            "shift+tab",
+            "previous_tab",
+            "Previous tab",
+            show=False,
+            id="main.previous_tab",
+            tooltip="The tab to the left",
+        ),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.scope: Scope = ALL
+        self.filter_text = ""
+        self.problems_only = False
+        self.sort_key = SortKey.STATUS
+        self.sort_reverse = False
+        self.chosen: str | None = None
+        """The certificate the Details tab shows (the last highlighted or chosen)."""
+        self._source = "required"
+        """The table the user looked at last (Details goes back to it)."""
+        self._shown_version: dict[str, tuple[object, ...]] = {}
+        self._filter_memo: dict[str, tuple[list[Row], str, bool, list[Row]]] = {}
+        self._last_refresh = 0.0
+        self._refresh_timer: Timer | None = None
+
+    @property
+    def certdeck(self) -> CertdeckApp:
+        """The app, typed."""
+        from tui.app import CertdeckApp
+
+        app = self.app
+        assert isinstance(app, CertdeckApp)
+        return app
+
+    def compose(self) -> ComposeResult:
+        app = self.certdeck
+        yield StatusHeader(id="header")
+        with TabbedContent(initial="required", id="tabs"):
+            with TabPane("1 Required", id="required"):
+                yield CertTable(now=app.now, marked=app.marked, id="required-table")
+            with TabPane("2 All", id="all"):
+                yield CertTable(now=app.now, marked=app.marked, id="all-table")
+            with TabPane("3 Details", id="details"):
+                yield DetailsView(id="details-view")
+            with TabPane("4 Settings", id="settings"):
+                yield SettingsForm(
+                    app.settings,
+                    app.settings_path,
+                    app.settings_problem,
+                    id="settings-form",
+                )
+        with Horizontal(id="filter-bar"):
+            yield Label("Filter", id="filter-label")
+            yield FilterInput(id="filter")
+        with Horizontal(id="status-bar"):
+            yield Label("", id="summary", markup=False)
+            yield ProgressBar(id="progress", show_eta=False, show_percentage=False, show_bar=True)
+            yield Label("", id="progress-label", markup=False)
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        # Tabs are switched with 1-4 and tab; focus stays in the pane's content.
+        self.query_one("#tabs", TabbedContent).query_one(Tabs).can_focus = False
+        self.query_one("#filter-bar").display = False
+        self.table("required").focus()
+        self.refresh_views()
+
+    def table(self, tab: str) -> CertTable:
+        """The table of the Required or All tab."""
+        return self.query_one(f"#{tab}-table", CertTable)
+
+    @property
+    def tabbed(self) -> TabbedContent:
+        """The tabs."""
+        return self.query_one("#tabs", TabbedContent)
+
+    @property
+    def active_tab(self) -> str:
+        """Id of the tab on show."""
+        return self.tabbed.active
+
+    @property
+    def active_table(self) -> CertTable | None:
+        """The table on show, if a table tab is active."""
+        tab = self.active_tab
+        return self.table(tab) if tab in ("required", "all") else None
+
+    @property
+    def filter_input(self) -> FilterInput:
+        """The filter field."""
+        return self.query_one("#filter", FilterInput)
+
+    def highlighted_row(self) -> Row | None:
+        """The row under the cursor of the table looked at last."""
+        tab = self.active_tab if self.active_tab in ("required", "all") else self._source
+        return self.table(tab).highlighted
+
+    def refresh_views(self) -> None:
+        """Bring header, tab labels, the visible table and the status line up to date."""
+        app = self.certdeck
+        catalog = app.catalog
+        counts = catalog.counts(self.scope)
+        place = "demo" if app.demo else ("" if app.root == "/" else app.root)
+        at = f"{app.fixed_now:%Y-%m-%d %H:%M}Z" if app.fixed_now is not None else ""
+        self.query_one(StatusHeader).update_info(
+            host=app.host_name,
+            place=place,
+            scope=self.scope.label,
+            total=counts.total,
+            errors=counts.errors,
+            warnings=counts.warnings,
+            unreadable=len(catalog.unreadable),
+            at=at,
+        )
+        tabbed = self.tabbed
+        labels = {
+            "required": f"1 Required ({catalog.required_count(self.scope)})",
+            "all": f"2 All ({counts.total})",
+        }
+        for tab, label in labels.items():
+            if str(tabbed.get_tab(tab).label) != label:
+                tabbed.get_tab(tab).label = label
+        table = self.active_table
+        if table is not None:
+            self._rebuild(table)
+        self._update_status()
+
+    def _rebuild(self, table: CertTable) -> None:
+        app = self.certdeck
+        catalog = app.catalog
+        tab = "required" if table.id == "required-table" else "all"
+        state = (
+            catalog.version,
+            self.scope,
+            self.sort_key,
+            self.sort_reverse,
+            self.filter_text,
+            self.problems_only,
+            app.now,
+            app.scan_state.running,
+            app.scan_state.outcome,
+        )
+        if self._shown_version.get(tab) == state:
+            return
+        self._shown_version[tab] = state
+        if tab == "required":
+            base = catalog.required(self.scope, self.sort_key, self.sort_reverse)
+        else:
+            base = catalog.sorted(self.scope, self.sort_key, self.sort_reverse)
+        rows = self._filtered(tab, base)
+        table.now = app.now
+        table.set_rows(
+            rows,
+            sort_key=self.sort_key,
+            sort_reverse=self.sort_reverse,
+            empty=self._empty_text(tab, len(base)),
+        )
+
+    def _filtered(self, tab: str, base: list[Row]) -> list[Row]:
+        """The rows of ``base`` the filter lets through.
+
+        Typing one more character only narrows the filter: the rows that matched before
+        are filtered again instead of every row (a keystroke stays fast at 100,000 rows).
+        """
+        text, problems = self.filter_text, self.problems_only
+        if not text and not problems:
+            self._filter_memo.pop(tab, None)
+            return base
+        memo = self._filter_memo.get(tab)
+        source: Sequence[Row] = base
+        if memo is not None:
+            old_base, old_text, old_problems, old_rows = memo
+            if old_base is base and old_problems == problems and refines(old_text, text):
+                source = old_rows
+        rows = filter_rows(source, text, problems_only=problems)
+        self._filter_memo[tab] = (base, text, problems, rows)
+        return rows
+
+    def _empty_text(self, tab: str, base: int) -> Text:
+        """Why a table is empty and what to do about it."""
+        app = self.certdeck
+        catalog = app.catalog
+        scanning = app.scanning and not catalog.records
+        if base and (self.filter_text or self.problems_only):
+            if self.filter_text:
+                what = f"No certificate here matches “{visible(self.filter_text)}”"
+                if self.problems_only:
+                    what += " and has errors or warnings"
+                more = (
+                    ", or p to show certificates without problems too."
+                    if self.problems_only
+                    else "."
+                )
+                return Text(f"{what}.\n\nPress escape to clear the filter{more}")
+            return Text(
+                "No certificate here has errors or warnings.\n\n"
+                "Press p to show every certificate again."
+            )
+        if scanning:
+            return Text("Scanning… certificates appear here as they are found.")
+        if not catalog.records and app.scan_state.outcome == "failed":
+            return Text("The scan failed before it found a certificate. Press r to try again.")
+        if not catalog.records and app.scan_state.outcome == "cancelled":
+            return Text("The scan was cancelled before it found a certificate. Press r to scan.")
+        if self.scope.kind is not ScopeKind.ALL:
+            return Text(
+                f"Nothing here in {visible(self.scope.label)}.\n\n"
+                "Press s to choose another scope, or 2 for all certificates."
+            )
+        if tab == "required":
+            total = len(catalog.records)
+            return Text(
+                "No certificate is required on this machine: none of the service "
+                "configurations certdeck read (nginx, Apache, haproxy, postfix, dovecot …) "
+                "uses a certificate file it found, and no consumer is declared in the "
+                "settings.\n\n"
+                f"• Press 2 to see all {total} certificates found.\n"
+                "• Declare the files your applications use as [[consumers]] in the "
+                "settings file (press 4 for Settings to see where it is), then press r to "
+                "scan again."
+            )
+        return Text(
+            "No certificates were found.\n\n"
+            "Add the folders that hold certificates to scan.paths in Settings (press 4), "
+            "then press r to scan again."
+        )
+
+    def _update_status(self) -> None:
+        app = self.certdeck
+        state = app.scan_state
+        table = self.active_table
+        parts: list[str] = []
+        if table is not None:
+            base = (
+                app.catalog.required_count(self.scope)
+                if table.id == "required-table"
+                else app.catalog.counts(self.scope).total
+            )
+            shown = len(table.rows)
+            parts.append(f"{shown} of {base}" if shown != base else f"{shown} shown")
+            parts.append(f"sort: {SORT_TITLES[self.sort_key]} {'↓' if self.sort_reverse else '↑'}")
+        if self.filter_text:
+            parts.append(f"filter: {visible(self.filter_text)}")
+        if self.problems_only:
+            parts.append("problems only")
+        if app.marked:
+            parts.append(f"{len(app.marked)} marked")
+        self.query_one("#summary", Label).update(Text(" · ".join(parts)))
+        bar = self.query_one("#progress", ProgressBar)
+        label = self.query_one("#progress-label", Label)
+        bar.display = state.running
+        if state.running:
+            bar.update(total=max(state.files_seen, 1), progress=state.files_done)
+            more = "+" if state.walking else ""
+            label.update(Text(f"scanning {state.files_done}/{state.files_seen}{more} files"))
+        elif state.outcome == "cancelled":
+            label.update(Text(f"scan cancelled after {state.files_done} files · r rescans"))
+        elif state.outcome == "failed":
+            label.update(Text("scan failed · r rescans"))
+        elif state.outcome == "finished":
+            label.update(Text(f"{state.files_seen} files scanned"))
+        else:
+            label.update(Text(""))
+        self.refresh_bindings()
+
+    def on_scan_started(self, message: ScanStarted) -> None:
+        """A scan started: show progress."""
+        self.refresh_views()
+
+    def on_scan_updated(self, message: ScanUpdated) -> None:
+        """New rows or progress: shown at most ten times a second, so the scan keeps going."""
+        wait = _REFRESH_INTERVAL - (monotonic() - self._last_refresh)
+        if wait <= 0:
+            self._refresh_now()
+        elif self._refresh_timer is None:
+            self._refresh_timer = self.set_timer(wait, self._refresh_now)
+
+    def _refresh_now(self) -> None:
+        if self._refresh_timer is not None:
+            self._refresh_timer.stop()
+            self._refresh_timer = None
+        self._last_refresh = monotonic()
+        self.refresh_views()
+
+    def on_scan_ended(self, message: ScanEnded) -> None:
+        """The scan ended: final rows, no more progress bar."""
+        self._refresh_now()
+        if self.active_tab == "details":
+            self._show_details()
+
+    def on_certificate_highlighted(self, message: CertificateHighlighted) -> None:
+        """Details follow the cursor of the table in use."""
+        if message.table is self.active_table:
+            self.chosen = message.sha256
+
+    def on_certificate_chosen(self, message: CertificateChosen) -> None:
+        """``enter`` on a row: its details."""
+        self.chosen = message.sha256
+        self.action_show_tab("details")
+
+    def on_mark_toggled(self, message: MarkToggled) -> None:
+        """Marks show on both tables and in the status line."""
+        for tab in ("required", "all"):
+            if self.table(tab) is not message.table:
+                self.table(tab).refresh()
+        self._update_status()
+
+    def on_sort_requested(self, message: SortRequested) -> None:
+        """Another sort column or order."""
+        self.sort_key = message.key
+        self.sort_reverse = message.reverse
+        self.refresh_views()
+        self.notify(
+            f"Sorted by {SORT_TITLES[message.key]}" + (", reversed" if message.reverse else ""),
+            timeout=1.5,
+            markup=False,
+        )
+
+    @on(TabbedContent.TabActivated, "#tabs")
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        tab = event.pane.id or ""
+        if tab in ("required", "all"):
+            self._source = tab
+            table = self.table(tab)
+            self._rebuild(table)
+            row = table.highlighted
+            if row is not None:
+                self.chosen = row.sha256
+            table.focus()
+        elif tab == "details":
+            self._show_details()
+            self._focus_inside(event.pane)
+        elif tab == "settings":
+            self._focus_inside(event.pane)
+        self._update_status()
+
+    def _focus_inside(self, pane: Widget) -> None:
+        for widget in pane.query("*"):
+            if widget.focusable:
+                widget.focus()
+                return
+        self.set_focus(None)
+
+    def _show_details(self) -> None:
+        app = self.certdeck
+        record = app.catalog.records.get(self.chosen) if self.chosen else None
+        self.query_one(DetailsView).show(record, app.catalog.inventory(app.root, app.now), app.now)
+
+    def action_filter(self) -> None:
+        """Show the filter field and type into it."""
+        if self.active_tab not in ("required", "all"):
+            self.action_show_tab(self._source)
+        self.query_one("#filter-bar").display = True
+        self.filter_input.focus()
+
+    def action_focus_table(self) -> None:
+        """Back to the table, keeping the filter."""
+        if not self.filter_text:
+            self.query_one("#filter-bar").display = False
+        table = self.active_table or self.table(self._source)
+        table.focus()
+
+    def action_clear_filter(self) -> None:
+        """Clear the filter and go back to the table."""
+        if self.filter_input.value:
+            self.filter_input.value = ""
+        self._set_filter("")
+        self.action_focus_table()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self._set_filter(event.value)
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        self.action_focus_table()
+
+    def _set_filter(self, text: str) -> None:
+        if text == self.filter_text:
+            return
+        self.filter_text = text
+        table = self.active_table
+        if table is not None:
+            self._rebuild(table)
+        self._update_status()
+
+    def action_toggle_problems(self) -> None:
+        """Show only certificates with errors or warnings, or everything again."""
+        self.problems_only = not self.problems_only
+        self.refresh_views()
+        self.notify(
+            "Showing only certificates with errors or warnings"
+            if self.problems_only
+            else "Showing every certificate",
+            timeout=2,
+            markup=False,
+        )
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Offer keys only where they do something."""
+        if action == "cancel_scan":
+            return self.certdeck.scanning
+        if action == "rescan":
+            # One scan at a time: escape stops the running one first.
+            return not self.certdeck.scanning
+        if action == "back":
+            return self.active_tab in ("details", "settings")
+        if action == "clear_filter":
+            return bool(self.filter_text) or self.filter_input.has_focus
+        return True
+
+    def action_show_tab(self, tab: str) -> None:
+        """Switch to a tab by id."""
+        if tab in TABS:
+            self.tabbed.active = tab
+
+    def _in_settings_form(self) -> bool:
+        focused = self.focused
+        return focused is not None and focused in self.query_one(SettingsForm).query("*")
+
+    def action_next_tab(self) -> None:
+        """The tab to the right (in the settings form: the next field)."""
+        if self._in_settings_form():
+            self.focus_next()
+            return
+        index = TABS.index(self.active_tab)
+        self.action_show_tab(TABS[(index + 1) % len(TABS)])
+
+    def action_previous_tab(self) -> None:
+        """The tab to the left (in the settings form: the previous field)."""
+        if self._in_settings_form():
+            self.focus_previous()
+            return
+        index = TABS.index(self.active_tab)
+        self.action_show_tab(TABS[(index - 1) % len(TABS)])
+
+    def action_back(self) -> None:
+        """Back to the table looked at last."""
+        self.action_show_tab(self._source)
+
+    def action_rescan(self) -> None:
+        """Scan again; the cursor and the filter stay."""
+        self.certdeck.scan()
+
+    def action_cancel_scan(self) -> None:
+        """Stop the running scan."""
+        self.certdeck.cancel_scan()
+
+    def action_unreadable(self) -> None:
+        """The files that could not be read, with reasons."""
+        from tui.screens.unreadable import UnreadableScreen
+
+        self.app.push_screen(UnreadableScreen(tuple(self.certdeck.catalog.unreadable)))
+
+    def action_scope(self) -> None:
+        """Choose a scope."""
+        self._choose_scope()
+
+    @work(exclusive=True, group="scope-picker", exit_on_error=False, description="scope picker")
+    async def _choose_scope(self) -> None:
+        from tui.screens.scope import ScopeScreen
+
+        app = self.certdeck
+        inventory = app.catalog.inventory(app.root, app.now)
+        scope = await app.push_screen_wait(ScopeScreen(inventory, app.catalog, self.scope))
+        if scope is not None:
+            self.set_scope(scope)
+
+    def set_scope(self, scope: Scope) -> None:
+        """Look at one store, one service or everything."""
+        self.scope = scope
+        self.refresh_views()
+
+    def action_copy_pem(self) -> None:
+        """Copy the highlighted certificate's PEM to the clipboard."""
+        row = self.highlighted_row()
+        if row is None:
+            self.notify("No certificate is highlighted.", severity="warning", markup=False)
+            return
+        self.app.copy_to_clipboard(pem(row.record))
+        self.notify(f"PEM of {row.name} copied to the clipboard.", markup=False)
+
+    def action_copy_fingerprint(self) -> None:
+        """Copy the highlighted certificate's SHA-256 fingerprint."""
+        row = self.highlighted_row()
+        if row is None:
+            self.notify("No certificate is highlighted.", severity="warning", markup=False)
+            return
+        self.app.copy_to_clipboard(row.sha256)
+        self.notify(f"SHA-256 of {row.name} copied to the clipboard.", markup=False)
+
+    def action_mark_shown(self) -> None:
+        """Mark every certificate the table shows."""
+        table = self.active_table or self.table(self._source)
+        self.certdeck.marked.update(r.sha256 for r in table.rows)
+        self._refresh_marks()
+
+    def action_unmark_all(self) -> None:
+        """Remove every mark."""
+        self.certdeck.marked.clear()
+        self._refresh_marks()
+
+    def _refresh_marks(self) -> None:
+        for tab in ("required", "all"):
+            self.table(tab).refresh()
+        self._update_status()
+
+    def show_certificate(self, sha256: str) -> None:
+        """Details of a certificate (from the command palette)."""
+        self.chosen = sha256
+        for tab in ("all", "required"):
+            self.table(tab).move_to(sha256)
+        if self.active_tab == "details":
+            self._show_details()
+        else:
+            self.action_show_tab("details")
+
+    @on(SettingsForm.Saved)
+    def _settings_saved(self, event: SettingsForm.Saved) -> None:
+        self.certdeck.apply_settings(event.settings, event.path)
+        self.notify("Scanning again with the saved settings.", markup=False)
