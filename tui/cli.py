@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
@@ -101,7 +102,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _export_parser(sub)
     _import_parser(sub)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_parsers(sub)
     return parser
+
+
+COMMAND_MODULES: tuple[str, ...] = ()
+"""Modules that add subcommands: each has ``add_parsers(sub)`` and ``COMMANDS``, a mapping of
+command name to ``run(args) -> exit code``; they use this module's shared helpers (``_common``,
+``_target``, ``_confirm`` …)."""
+
+
+def _extra_command(name: str) -> Callable[[argparse.Namespace], int] | None:
+    for module in COMMAND_MODULES:
+        commands: dict[str, Callable[[argparse.Namespace], int]] = importlib.import_module(
+            module
+        ).COMMANDS
+        if name in commands:
+            return commands[name]
+    return None
 
 
 def _settings(args: argparse.Namespace) -> tuple[Settings, Path]:
@@ -515,6 +534,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_export(args)
         if args.command == "import":
             return _run_import(args)
+        extra = _extra_command(args.command) if args.command else None
+        if extra is not None:
+            return extra(args)
         # No subcommand: the full-screen app. Textual is imported only here, so that
         # `certdeck scan` does not pay for it.
         now = parse_at(args.at) if getattr(args, "at", None) else None
