@@ -34,6 +34,7 @@ check: lint typecheck test
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/scan_bench.py 10000
+	$(BIN)/python benchmarks/startup_bench.py
 
 screenshots: $(STAMP)
 	$(BIN)/python -m tui.screenshots screenshots
