@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from core.parse import clear_memos
 from core.scan import Scanner
 from core.settings import ScanSettings, Settings, TrustSettings
 
@@ -168,6 +169,7 @@ async def full_scan(root: Path, parallel: str) -> tuple[int, float, int]:
     """A cold full scan: inventory, consumers, trust verdicts and every finding."""
     best = float("inf")
     for _ in range(REPEAT):
+        clear_memos()  # cold: nothing remembered from the last run, as in a new process
         scanner = Scanner(root, settings=SETTINGS, parallel=parallel)
         try:
             start = time.perf_counter()
@@ -183,6 +185,7 @@ async def certdeck_rates(root: Path, parallel: str) -> tuple[int, float, float]:
     """Cold and warm inventory times (no trust verdicts), each the best of REPEAT runs."""
     cold = warm = float("inf")
     for _ in range(REPEAT):
+        clear_memos()  # cold: nothing remembered from the last run, as in a new process
         scanner = Scanner(root, settings=SETTINGS, parallel=parallel, analyse=False)
         try:
             start = time.perf_counter()

@@ -17,7 +17,14 @@ from typing import TYPE_CHECKING, NamedTuple
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate
 
-__all__ = ["CertFields", "DerError", "format_name", "read_certificate", "read_spki"]
+__all__ = [
+    "CertFields",
+    "DerError",
+    "clear_memos",
+    "format_name",
+    "read_certificate",
+    "read_spki",
+]
 
 
 class DerError(ValueError):
@@ -83,6 +90,13 @@ def _children(buf: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
 _OID_MEMO: dict[bytes, str] = {}
 _NAME_MEMO: dict[bytes, tuple[str, str]] = {}
 _MEMO_LIMIT = 50_000
+
+
+def clear_memos() -> None:
+    """Forget the memoised OIDs, names and key algorithms."""
+    _OID_MEMO.clear()
+    _NAME_MEMO.clear()
+    _SPKI_MEMO.clear()
 
 
 def _oid(raw: bytes) -> str:

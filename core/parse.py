@@ -33,6 +33,7 @@ __all__ = [
     "FoundKey",
     "ParsedFile",
     "cert_facts",
+    "clear_memos",
     "open_pkcs12",
     "parse_bytes",
     "quiet_warnings",
@@ -134,6 +135,12 @@ _RELEVANT_LABELS = _CERT_LABELS | _PKCS7_LABELS | set(_KEY_LABELS)
 # and its one-file-per-certificate copies), and its facts only depend on its bytes.
 _FACTS_MEMO: dict[bytes, CertFacts] = {}
 _MEMO_LIMIT = 200_000
+
+
+def clear_memos() -> None:
+    """Forget every memoised certificate, name and key fact (as a new process would)."""
+    _FACTS_MEMO.clear()
+    _der.clear_memos()
 
 
 def cert_facts(der: bytes, cert: x509.Certificate | None = None) -> CertFacts:
