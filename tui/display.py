@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 from core.findings import relative_time
@@ -318,14 +319,16 @@ def build_row(record: CertificateRecord, labels: frozenset[str] = frozenset()) -
     )
 
 
+# attrgetter for the precomputed keys: called 100,000 times per sort, it is several times
+# cheaper than a lambda.
 _SORT: dict[SortKey, Callable[[Row], Any]] = {
-    SortKey.STATUS: lambda r: r.status_key,
-    SortKey.NAME: lambda r: r.name_key,
+    SortKey.STATUS: attrgetter("status_key"),
+    SortKey.NAME: attrgetter("name_key"),
     SortKey.ISSUER: lambda r: r.issuer.casefold(),
-    SortKey.EXPIRES: lambda r: r.expires_key,
+    SortKey.EXPIRES: attrgetter("expires_key"),
     SortKey.TYPE: lambda r: r.type.casefold(),
     SortKey.USED_BY: lambda r: (not r.used_by, r.used_by.casefold()),
-    SortKey.LOCATION: lambda r: r.location,
+    SortKey.LOCATION: attrgetter("location"),
     SortKey.FINDINGS: lambda r: (not r.findings, r.findings),
 }
 
