@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMAND_MODULES: tuple[str, ...] = ("tui.cmd_pki",)
+COMMAND_MODULES: tuple[str, ...] = ("tui.cmd_pki", "tui.cmd_maintenance")
 """Modules that add subcommands: each has ``add_parsers(sub)`` and ``COMMANDS``, a mapping of
 command name to ``run(args) -> exit code``; they use this module's shared helpers (``_common``,
 ``_target``, ``_confirm`` …)."""
