@@ -101,6 +101,16 @@ def palette_commands(app: CertdeckApp) -> Iterator[SystemCommand]:
         "unmark: every certificate", "Remove all marks", on_main(lambda m: m.action_unmark_all())
     )
     yield SystemCommand(
+        "export: certificates",
+        "The highlighted, marked, required or scoped ones, as PKCS#12 or PEM (key e)",
+        on_main(lambda m: m.action_export()),
+    )
+    yield SystemCommand(
+        "import: a file",
+        "A PKCS#12, PEM, DER or PKCS#7 file with its key (key i)",
+        on_main(lambda m: m.action_import()),
+    )
+    yield SystemCommand(
         "copy: PEM of the highlighted certificate",
         "To the clipboard, also over SSH (key c)",
         on_main(lambda m: m.action_copy_pem()),

@@ -43,10 +43,14 @@ def help_sections(app: App[Any]) -> list[tuple[str, list[HelpEntry]]]:
     from tui.screens.main import MainScreen
     from tui.screens.scope import ScopeScreen
     from tui.screens.unreadable import UnreadableScreen
+    from tui.screens.wizard import WizardScreen
     from tui.widgets.cert_table import CertTable
+    from tui.widgets.choice_set import ChoiceSet
     from tui.widgets.details import DetailsView
+    from tui.widgets.file_picker import CertFileTree
     from tui.widgets.filter_input import FilterInput
     from tui.widgets.settings_form import SettingsForm
+    from tui.widgets.toggle import Toggle
 
     everywhere = _entries(app, type(app).BINDINGS)
     everywhere.append(
@@ -66,6 +70,11 @@ def help_sections(app: App[Any]) -> list[tuple[str, list[HelpEntry]]]:
         ("Settings", _entries(app, SettingsForm.BINDINGS)),
         ("Scope list", _entries(app, ScopeScreen.BINDINGS)),
         ("Unreadable files", _entries(app, UnreadableScreen.BINDINGS)),
+        (
+            "Wizards (export, import …)",
+            _entries(app, [*WizardScreen.BINDINGS, *ChoiceSet.BINDINGS, *Toggle.BINDINGS]),
+        ),
+        ("File browser (import)", _entries(app, CertFileTree.BINDINGS)),
         ("Error messages", _entries(app, ErrorScreen.BINDINGS)),
     ]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from time import monotonic
 from typing import TYPE_CHECKING, ClassVar
 
@@ -23,8 +24,11 @@ from textual.widgets import (
     TabPane,
     Tabs,
 )
+from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
+from core.rootfs import RootFS
 from core.scope import ALL, Scope, ScopeKind
+from core.settings import Settings
 from core.text import visible
 from tui.display import SORT_TITLES, Row, SortKey, filter_rows, refines
 from tui.messages import (
@@ -94,6 +98,21 @@ class MainScreen(Screen[None]):
             key_display="esc",
             id="main.back",
             tooltip="From Details or Settings back to the certificate table",
+        ),
+        Binding(
+            "e",
+            "export",
+            "Export",
+            id="main.export",
+            tooltip="Export the highlighted, marked, required or scoped certificates as "
+            "PKCS#12 or PEM files",
+        ),
+        Binding(
+            "i",
+            "import",
+            "Import",
+            id="main.import",
+            tooltip="Import a certificate file (PKCS#12, PEM, DER, PKCS#7) with its key",
         ),
         Binding(
             "u",
@@ -600,6 +619,130 @@ class MainScreen(Screen[None]):
     def action_scope(self) -> None:
         """Choose a scope."""
         self._choose_scope()
+
+    def action_export(self) -> None:
+        """Export certificates: the wizard asks what, how and where."""
+        self._export_wizard()
+
+    @work(exclusive=True, group="export-wizard", exit_on_error=False, description="export")
+    async def _export_wizard(self) -> None:
+        from tui.screens.export_wizard import ExportWizard
+
+        app = self.certdeck
+        row = self.highlighted_row()
+        wizard = ExportWizard(
+            app.catalog.inventory(app.root, app.now),
+            root=RootFS(app.root),
+            settings=app.settings,
+            settings_path=app.settings_path,
+            highlighted=row.sha256 if row is not None else None,
+            marked=app.marked,
+            scope=self.scope,
+        )
+        outcome = await app.push_screen_wait(wizard)
+        if outcome is None:
+            return
+        if outcome.settings is not None:
+            await self.use_settings(outcome.settings)
+        count = len(outcome.result.files)
+        self.notify(
+            f"{count} file{'s' if count != 1 else ''} written to "
+            f"{visible(outcome.result.destination)}.",
+            title="Export done",
+            markup=False,
+        )
+
+    def action_import(self) -> None:
+        """Import a certificate file: the wizard asks which, opens it and writes it."""
+        self._import_wizard()
+
+    @work(exclusive=True, group="import-wizard", exit_on_error=False, description="import")
+    async def _import_wizard(self) -> None:
+        from tui.screens.import_wizard import ImportWizard
+
+        app = self.certdeck
+        inventory = app.catalog.inventory(app.root, app.now)
+        try:
+            home = Path.home()
+        except RuntimeError:  # no HOME and no password database entry
+            home = Path("/")
+        wizard = ImportWizard(
+            inventory,
+            root=RootFS(app.root),
+            settings=app.settings,
+            settings_path=app.settings_path,
+            start=home,
+        )
+        outcome = await app.push_screen_wait(wizard)
+        if outcome is None:
+            return
+        if outcome.settings is not None:
+            await self.use_settings(outcome.settings)
+        if outcome.written:
+            try:
+                await app.scan().wait()
+            except (WorkerCancelled, WorkerFailed):
+                return  # the scan reports its own end
+        self.highlight(outcome.highlight)
+
+    async def use_settings(self, settings: Settings) -> None:
+        """Settings saved elsewhere (a wizard) are used from now on; the Settings tab shows them.
+
+        No rescan here: the caller scans when the change needs one.
+        """
+        app = self.certdeck
+        form = self.query_one(SettingsForm)
+        pane = self.query_one("#settings", TabPane)
+        had_focus = self._in_settings_form()
+        if form.query(".setting.-modified"):
+            self.notify(
+                "The Settings tab had unsaved changes; it now shows the settings as saved.",
+                title="Settings reloaded",
+                severity="warning",
+                markup=False,
+            )
+        await form.remove()
+        fresh = SettingsForm(settings, app.settings_path, None, id="settings-form")
+        await pane.mount(fresh)
+        if had_focus:
+            fresh.focus()
+        app.settings = settings
+        app.settings_problem = None
+
+    def highlight(self, fingerprints: Sequence[str]) -> None:
+        """Put the cursor of the All tab on the first of these certificates that was found."""
+        app = self.certdeck
+        found = next((sha for sha in fingerprints if sha in app.catalog.records), None)
+        if found is None:
+            if fingerprints:
+                self.notify(
+                    "The rescan did not find the imported certificate: its folder is not "
+                    "scanned (see scan.paths in Settings).",
+                    title="Not in the inventory",
+                    severity="warning",
+                    markup=False,
+                )
+            return
+        table = self.table("all")
+        self.action_show_tab("all")
+        self._rebuild(table)
+        if not table.move_to(found) and (self.filter_text or self.scope.kind is not ScopeKind.ALL):
+            # The filter or the scope hides it: show everything so it can be highlighted.
+            self.filter_input.value = ""
+            self._set_filter("")
+            self.query_one("#filter-bar").display = False
+            self.set_scope(ALL)
+            self._rebuild(table)
+            table.move_to(found)
+        self.chosen = found
+        table.focus()
+        self._update_status()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Wizards and pickers of this screen that fail unexpectedly say so."""
+        if event.state is WorkerState.ERROR:
+            worker = event.worker
+            self.certdeck.report_failure(worker.description or "work", worker.error)
 
     @work(exclusive=True, group="scope-picker", exit_on_error=False, description="scope picker")
     async def _choose_scope(self) -> None:
