@@ -53,7 +53,7 @@ def palette_commands(app: CertdeckApp) -> Iterator[SystemCommand]:
     yield SystemCommand("show: settings", "The settings file, editable (key 4)", tab("settings"))
     yield SystemCommand(
         "show: unreadable files",
-        "Files that could not be read, with the reasons (key u)",
+        "Files that could not be read, with the reasons (key U)",
         on_main(lambda m: m.action_unreadable()),
     )
     yield SystemCommand("show: keys", "Every key and what it does (key ?)", app.action_help)
@@ -80,7 +80,7 @@ def palette_commands(app: CertdeckApp) -> Iterator[SystemCommand]:
     )
     yield SystemCommand(
         "toggle: problems only",
-        "Only certificates with errors or warnings (key p)",
+        "Only certificates with errors or warnings (key !)",
         on_main(lambda m: m.action_toggle_problems()),
     )
     for key in SORTABLE:
@@ -109,6 +109,41 @@ def palette_commands(app: CertdeckApp) -> Iterator[SystemCommand]:
         "import: a file",
         "A PKCS#12, PEM, DER or PKCS#7 file with its key (key i)",
         on_main(lambda m: m.action_import()),
+    )
+    yield SystemCommand(
+        "clean: the highlighted certificate",
+        "Into the quarantine, if nothing uses it (key d)",
+        on_main(lambda m: m.action_clean_up()),
+    )
+    yield SystemCommand(
+        "clean: every obsolete certificate",
+        "Unused and expired or superseded, into the quarantine (key D)",
+        on_main(lambda m: m.action_clean_up_obsolete()),
+    )
+    yield SystemCommand(
+        "undo: the last clean-up",
+        "Put back what it moved into the quarantine (key u)",
+        on_main(lambda m: m.action_undo_clean_up()),
+    )
+    yield SystemCommand(
+        "backup: certificates and keys now",
+        "A verified, password-protected archive (key b)",
+        on_main(lambda m: m.action_backup()),
+    )
+    yield SystemCommand(
+        "create: a server certificate",
+        "For this host's names and addresses, self-signed or from a local CA (key n)",
+        on_main(lambda m: m.action_create()),
+    )
+    yield SystemCommand(
+        "trust: add or remove the highlighted CA",
+        "In the system trust store, files and commands shown first (key t)",
+        on_main(lambda m: m.action_trust()),
+    )
+    yield SystemCommand(
+        "probe: a TLS server",
+        "Connect and judge the chain it serves (key p)",
+        on_main(lambda m: m.action_probe()),
     )
     yield SystemCommand(
         "copy: PEM of the highlighted certificate",

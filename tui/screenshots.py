@@ -44,7 +44,7 @@ VIEWS: tuple[View, ...] = (
     View("details", ("enter",), certificate="nginx-shop"),
     View("settings", ("4",)),
     View("help", ("question_mark",)),
-    View("unreadable", ("u",)),
+    View("unreadable", ("U",)),
 )
 
 

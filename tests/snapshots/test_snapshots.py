@@ -91,4 +91,4 @@ def test_error(snap_compare: SnapCompare, tree: DemoTree, size: tuple[int, int])
 
 @pytest.mark.parametrize("size", SIZES)
 def test_unreadable(snap_compare: SnapCompare, tree: DemoTree, size: tuple[int, int]) -> None:
-    assert snap_compare(demo_app(tree), terminal_size=size, run_before=after_scan("u"))
+    assert snap_compare(demo_app(tree), terminal_size=size, run_before=after_scan("U"))

@@ -157,13 +157,13 @@ async def test_user_errors_show_their_title_and_message(tree: DemoTree) -> None:
         assert isinstance(app.screen, MainScreen)
 
 
-async def test_u_lists_unreadable_files_with_reasons(tree: DemoTree) -> None:
+async def test_shift_u_lists_unreadable_files_with_reasons(tree: DemoTree) -> None:
     app = demo_app(tree)
     async with app.run_test(size=(120, 40)) as pilot:
         await scanned(pilot)
         unreadable = app.catalog.unreadable
         assert unreadable
-        await pilot.press("u")
+        await pilot.press("U")
         await pilot.pause()
         assert isinstance(app.screen, UnreadableScreen)
         text = screen_text(app)

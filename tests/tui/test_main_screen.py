@@ -305,11 +305,11 @@ async def test_filter_finds_paths_sans_issuers_and_fingerprints(tree: DemoTree) 
         assert "No certificate here matches “zzz”" in screen_text(app)
 
 
-async def test_p_shows_problems_only(tree: DemoTree) -> None:
+async def test_exclamation_mark_shows_problems_only(tree: DemoTree) -> None:
     app = demo_app(tree)
     async with app.run_test(size=(120, 40)) as pilot:
         await scanned(pilot)
-        await pilot.press("2", "p")
+        await pilot.press("2", "exclamation_mark")
         await pilot.pause()
         all_table = table(app, "all")
         assert all_table.rows
@@ -318,7 +318,7 @@ async def test_p_shows_problems_only(tree: DemoTree) -> None:
             for r in all_table.rows
         )
         assert "problems only" in screen_text(app)
-        await pilot.press("p")
+        await pilot.press("exclamation_mark")
         await pilot.pause()
         assert len(all_table.rows) == len(app.catalog.records)
 

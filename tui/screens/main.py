@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from time import monotonic
 from typing import TYPE_CHECKING, ClassVar
@@ -26,6 +27,7 @@ from textual.widgets import (
 )
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
+from core.model import CertificateRecord
 from core.rootfs import RootFS
 from core.scope import ALL, Scope, ScopeKind
 from core.settings import Settings
@@ -115,11 +117,69 @@ class MainScreen(Screen[None]):
             tooltip="Import a certificate file (PKCS#12, PEM, DER, PKCS#7) with its key",
         ),
         Binding(
-            "u",
+            "U",
             "unreadable",
             "Unreadable",
+            show=False,
             id="main.unreadable",
             tooltip="Files that could not be read or parsed, with the reasons",
+        ),
+        Binding(
+            "d",
+            "clean_up",
+            "Clean up",
+            show=False,
+            id="main.clean_up",
+            tooltip="Move the highlighted certificate into the quarantine, if nothing uses it",
+        ),
+        Binding(
+            "D",
+            "clean_up_obsolete",
+            "Clean up all",
+            show=False,
+            id="main.clean_up_obsolete",
+            tooltip="Move every obsolete certificate into the quarantine (preview first)",
+        ),
+        Binding(
+            "u",
+            "undo_clean_up",
+            "Undo clean-up",
+            show=False,
+            id="main.undo_clean_up",
+            tooltip="Put back what the last clean-up moved into the quarantine",
+        ),
+        Binding(
+            "b",
+            "backup",
+            "Back up",
+            show=False,
+            id="main.backup",
+            tooltip="Write a verified, password-protected archive of every required "
+            "certificate and key",
+        ),
+        Binding(
+            "n",
+            "create",
+            "New certificate",
+            show=False,
+            id="main.create",
+            tooltip="Create a server certificate for this host (self-signed or from a local CA)",
+        ),
+        Binding(
+            "t",
+            "trust",
+            "Trust",
+            show=False,
+            id="main.trust",
+            tooltip="Add the highlighted CA to the system trust store, or remove it",
+        ),
+        Binding(
+            "p",
+            "probe",
+            "Probe",
+            show=False,
+            id="main.probe",
+            tooltip="Connect to a TLS server and judge the chain it serves",
         ),
         Binding(
             "1",
@@ -650,6 +710,135 @@ class MainScreen(Screen[None]):
             f"{visible(outcome.result.destination)}.",
             title="Export done",
             markup=False,
+        )
+
+    def action_clean_up(self) -> None:
+        """Clean up the highlighted certificate (refused, with the reason, when it is used)."""
+        row = self.highlighted_row()
+        if row is None:
+            self.notify("Highlight a certificate first.", title="Clean up", markup=False)
+            return
+        self._cleanup_wizard(row.sha256)
+
+    def action_clean_up_obsolete(self) -> None:
+        """Clean up every obsolete certificate."""
+        self._cleanup_wizard("obsolete")
+
+    @work(exclusive=True, group="cleanup-wizard", exit_on_error=False, description="clean-up")
+    async def _cleanup_wizard(self, selection: str) -> None:
+        from tui.screens.cleanup_wizard import CleanupWizard, quarantine_folder
+
+        app = self.certdeck
+        fs = RootFS(app.root)
+        outcome = await app.push_screen_wait(
+            CleanupWizard(
+                app.catalog.inventory(app.root, app.now),
+                root=fs,
+                settings=app.settings,
+                settings_path=app.settings_path,
+                selection=selection,
+                quarantine=quarantine_folder(fs, demo=app.demo),
+            )
+        )
+        if outcome is not None:
+            app.scan()
+
+    def action_undo_clean_up(self) -> None:
+        """Undo the last clean-up."""
+        self._undo_wizard()
+
+    @work(exclusive=True, group="undo-wizard", exit_on_error=False, description="undo")
+    async def _undo_wizard(self) -> None:
+        from tui.screens.cleanup_wizard import UndoCleanupScreen, quarantine_folder
+
+        app = self.certdeck
+        fs = RootFS(app.root)
+        result = await app.push_screen_wait(
+            UndoCleanupScreen(root=fs, quarantine=quarantine_folder(fs, demo=app.demo))
+        )
+        if result is not None:
+            app.scan()
+
+    def action_backup(self) -> None:
+        """Back up every required certificate and key now."""
+        self._backup_wizard()
+
+    @work(exclusive=True, group="backup-wizard", exit_on_error=False, description="backup")
+    async def _backup_wizard(self) -> None:
+        from core.backup import backup_run_path
+        from tui.screens.backup_wizard import BackupWizard
+
+        app = self.certdeck
+        fs = RootFS(app.root)
+        await app.push_screen_wait(
+            BackupWizard(
+                app.catalog.inventory(app.root, app.now),
+                root=fs,
+                settings=app.settings,
+                settings_path=app.settings_path,
+                run_record=None if app.demo else backup_run_path(fs),
+            )
+        )
+
+    def action_create(self) -> None:
+        """Create a server certificate for this host."""
+        self._create_wizard()
+
+    @work(exclusive=True, group="create-wizard", exit_on_error=False, description="create")
+    async def _create_wizard(self) -> None:
+        from core.importer import import_directory
+        from tui.screens.create_wizard import CreateWizard
+
+        app = self.certdeck
+        fs = RootFS(app.root)
+        outcome = await app.push_screen_wait(
+            CreateWizard(
+                root=fs,
+                now=app.now or datetime.now(UTC),
+                destination=import_directory(app.settings, fs),
+            )
+        )
+        if outcome is not None:
+            app.scan()
+
+    def action_trust(self) -> None:
+        """Add the highlighted CA to the system trust store, or remove it."""
+        row = self.highlighted_row()
+        if row is None or not row.record.cert.is_ca:
+            self.notify(
+                "Highlight a CA certificate to add it to the trust store or remove it.",
+                title="Trust",
+                markup=False,
+            )
+            return
+        self._trust_wizard(row.record)
+
+    @work(exclusive=True, group="trust-wizard", exit_on_error=False, description="trust")
+    async def _trust_wizard(self, record: CertificateRecord) -> None:
+        from tui.screens.trust_wizard import TrustWizard
+
+        app = self.certdeck
+        outcome = await app.push_screen_wait(
+            TrustWizard(record.cert, root=RootFS(app.root), now=app.now or datetime.now(UTC))
+        )
+        if outcome is not None:
+            app.scan()
+
+    def action_probe(self) -> None:
+        """Connect to a TLS server and judge its chain (only when asked)."""
+        self._probe_wizard()
+
+    @work(exclusive=True, group="probe-wizard", exit_on_error=False, description="probe")
+    async def _probe_wizard(self) -> None:
+        from tui.screens.probe_wizard import ProbeWizard
+
+        app = self.certdeck
+        await app.push_screen_wait(
+            ProbeWizard(
+                app.catalog.inventory(app.root, app.now),
+                root=RootFS(app.root),
+                now=app.now or datetime.now(UTC),
+            )
         )
 
     def action_import(self) -> None:

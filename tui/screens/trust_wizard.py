@@ -38,6 +38,7 @@ from core.truststore import (
     plan_trust_remove,
 )
 from tui.screens.wizard import StepInfo, WizardScreen, WizardStep
+from tui.widgets.file_picker import display_path
 from tui.widgets.report_view import ReportView
 
 __all__ = ["TrustOutcome", "TrustWizard"]
@@ -142,7 +143,7 @@ class TrustWizard(WizardScreen[TrustOutcome]):
             label = family.label
         else:
             label = "unknown (no /etc/os-release and none of the known folders)"
-        where = "this machine" if self.root.root == "/" else f"the tree {visible(self.root.root)}"
+        where = "this machine" if self.root.root == "/" else f"the tree {_shown(self.root.root)}"
         text = Text()
         text.append(f"{visible(c.display_name)}\n", style="bold")
         text.append(f"SHA-256 {c.sha256}\n")
@@ -254,3 +255,13 @@ class TrustWizard(WizardScreen[TrustOutcome]):
             self.go("deselect")
             return
         self.say(f"{error.title}: {error.message}", "error")
+
+
+def _shown(folder: str) -> str:
+    """A folder as the user knows it: relative to the current folder when inside it."""
+    here = os.getcwd()
+    if folder == here:
+        return "."
+    if folder.startswith(here.rstrip("/") + "/"):
+        return os.path.relpath(folder, here)
+    return display_path(folder)
