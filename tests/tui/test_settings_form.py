@@ -110,7 +110,8 @@ async def test_every_setting_is_shown_with_its_doc_and_value(path: Path) -> None
         )
     )
     app = Host(settings, path)
-    async with app.run_test(size=(100, 40)) as pilot:
+    # Wide enough that the temporary folder's long path is never wrapped inside a word.
+    async with app.run_test(size=(220, 60)) as pilot:
         await pilot.pause()
         form = app.query_one(SettingsForm)
         assert str(path) in flat(shown(form.query_one("#settings-path", Static)))
