@@ -50,6 +50,7 @@ from core.quarantine import (
     restore,
 )
 from core.rootfs import RootFS, printable_path
+from core.scope import records_by_fingerprints
 from core.stores import ANCHOR_FOLDERS, TRUST_BUNDLES
 from core.text import visible
 from core.transfer import check_destination, shown_path
@@ -77,7 +78,6 @@ CleanupSelection: TypeAlias = Literal["obsolete"] | Sequence[str]
 
 ChangeAction = Literal["move", "rewrite", "move link"]
 
-_MIN_PREFIX = 8
 _CERT_LABELS = {b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE"}
 _PKCS7_LABELS = {b"PKCS7", b"PKCS #7 SIGNED DATA", b"CMS"}
 
@@ -322,30 +322,6 @@ def cleanup_candidates(
     return tuple(out)
 
 
-def _resolve(inventory: Inventory, fingerprints: Sequence[str]) -> list[CertificateRecord]:
-    by = inventory.by_sha256()
-    chosen: dict[str, CertificateRecord] = {}
-    for given in fingerprints:
-        wanted = given.replace(":", "").strip().lower()
-        if not wanted:
-            continue
-        if wanted in by:
-            chosen.setdefault(wanted, by[wanted])
-            continue
-        if len(wanted) < _MIN_PREFIX or not all(c in "0123456789abcdef" for c in wanted):
-            raise UsageError(
-                f"{visible(given)!r} is not a SHA-256 fingerprint (64 hex digits, or a unique "
-                f"prefix of at least {_MIN_PREFIX})"
-            )
-        matches = [sha for sha in by if sha.startswith(wanted)]
-        if not matches:
-            raise UsageError(f"no certificate has the fingerprint {wanted}")
-        if len(matches) > 1:
-            raise UsageError(f"{wanted} matches {len(matches)} certificates; give more digits")
-        chosen.setdefault(matches[0], by[matches[0]])
-    return list(chosen.values())
-
-
 def _uses(record: CertificateRecord) -> str:
     return ", ".join(f"{u.consumer} ({u.config}:{u.line})" for u in record.used_by)
 
@@ -399,7 +375,7 @@ def _select(
             by[c.sha256] for c in cleanup_candidates(inventory, include_unused=include_unused)
         ]
         return picked, []
-    records = _resolve(inventory, selection)
+    records = records_by_fingerprints(inventory, selection)
     if not records:
         raise NothingToClean("no fingerprint was given")
     accepted: list[CertificateRecord] = []

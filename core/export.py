@@ -39,7 +39,7 @@ from core.errors import CertdeckError, UsageError
 from core.model import CertificateRecord, Inventory
 from core.passwords import PasswordError
 from core.rootfs import RootFS
-from core.scope import Scope, records_in_scope
+from core.scope import Scope, UnknownCertificate, records_by_fingerprints, records_in_scope
 from core.settings import Settings
 from core.text import visible
 from core.transfer import (
@@ -94,19 +94,12 @@ _PKCS12_KEYS = (
 _KEY_BLOCK = re.compile(
     rb"-----BEGIN ((?:RSA |EC |DSA )?PRIVATE KEY)-----\r?\n.*?-----END \1-----", re.DOTALL
 )
-_MIN_PREFIX = 8
 
 
 class NothingSelected(UsageError):
     """The selection holds no certificate."""
 
     title = "Nothing to export"
-
-
-class UnknownCertificate(UsageError):
-    """A fingerprint in the selection matches no certificate (or several)."""
-
-    title = "Unknown certificate"
 
 
 class PasswordRequired(PasswordError):
@@ -145,37 +138,11 @@ def select_records(inventory: Inventory, selection: Selection) -> list[Certifica
     elif isinstance(selection, str):
         raise UsageError(f"unknown selection {selection!r}: use required, all or fingerprints")
     else:
-        records = _by_fingerprints(inventory, selection)
+        records = records_by_fingerprints(inventory, selection)
         what = "no fingerprint was given"
     if not records:
         raise NothingSelected(f"nothing to export: {what}")
     return records
-
-
-def _by_fingerprints(inventory: Inventory, fingerprints: Sequence[str]) -> list[CertificateRecord]:
-    by = inventory.by_sha256()
-    chosen: dict[str, CertificateRecord] = {}
-    for given in fingerprints:
-        wanted = given.replace(":", "").strip().lower()
-        if not wanted:
-            continue
-        if wanted in by:
-            chosen.setdefault(wanted, by[wanted])
-            continue
-        if len(wanted) < _MIN_PREFIX or not all(c in "0123456789abcdef" for c in wanted):
-            raise UnknownCertificate(
-                f"{visible(given)!r} is not a SHA-256 fingerprint (64 hex digits, or a unique "
-                f"prefix of at least {_MIN_PREFIX})"
-            )
-        matches = [sha for sha in by if sha.startswith(wanted)]
-        if not matches:
-            raise UnknownCertificate(f"no certificate has the fingerprint {wanted}")
-        if len(matches) > 1:
-            raise UnknownCertificate(
-                f"{wanted} matches {len(matches)} certificates; give more digits"
-            )
-        chosen.setdefault(matches[0], by[matches[0]])
-    return list(chosen.values())
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,12 +3,33 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from core.errors import UsageError
 from core.model import CertificateRecord, Inventory
+from core.text import visible
 
-__all__ = ["ALL", "Scope", "ScopeKind", "available_scopes", "in_scope", "records_in_scope"]
+__all__ = [
+    "ALL",
+    "MIN_PREFIX",
+    "Scope",
+    "ScopeKind",
+    "UnknownCertificate",
+    "available_scopes",
+    "in_scope",
+    "records_by_fingerprints",
+    "records_in_scope",
+]
+
+MIN_PREFIX = 8
+"""The shortest fingerprint prefix accepted where a certificate is named by its SHA-256."""
+
+
+class UnknownCertificate(UsageError):
+    """A fingerprint in a selection matches no certificate (or several)."""
+
+    title = "Unknown certificate"
 
 
 class ScopeKind(enum.StrEnum):
@@ -65,3 +86,37 @@ def records_in_scope(records: Iterable[CertificateRecord], scope: Scope) -> list
     if scope.kind is ScopeKind.ALL:
         return list(records)
     return [r for r in records if in_scope(r, scope)]
+
+
+def records_by_fingerprints(
+    inventory: Inventory, fingerprints: Sequence[str]
+) -> list[CertificateRecord]:
+    """The certificates named by SHA-256 fingerprints (colons, upper case and unique
+    prefixes of at least :data:`MIN_PREFIX` hex digits accepted), each once, in order.
+
+    Raises:
+        UnknownCertificate: a fingerprint is malformed, unknown or ambiguous.
+    """
+    by = inventory.by_sha256()
+    chosen: dict[str, CertificateRecord] = {}
+    for given in fingerprints:
+        wanted = given.replace(":", "").strip().lower()
+        if not wanted:
+            continue
+        if wanted in by:
+            chosen.setdefault(wanted, by[wanted])
+            continue
+        if len(wanted) < MIN_PREFIX or not all(c in "0123456789abcdef" for c in wanted):
+            raise UnknownCertificate(
+                f"{visible(given)!r} is not a SHA-256 fingerprint (64 hex digits, or a unique "
+                f"prefix of at least {MIN_PREFIX})"
+            )
+        matches = [sha for sha in by if sha.startswith(wanted)]
+        if not matches:
+            raise UnknownCertificate(f"no certificate has the fingerprint {wanted}")
+        if len(matches) > 1:
+            raise UnknownCertificate(
+                f"{wanted} matches {len(matches)} certificates; give more digits"
+            )
+        chosen.setdefault(matches[0], by[matches[0]])
+    return list(chosen.values())
