@@ -53,6 +53,7 @@ from core.transfer import (
     safe_stem,
     shown_path,
     write_files,
+    written_summary,
 )
 
 __all__ = [
@@ -220,9 +221,7 @@ class ExportResult:
 
     def describe(self) -> list[str]:
         """The summary as lines of text, safe for a terminal."""
-        count = len(self.files)
-        lines = [f"Wrote {count} file{'s' if count != 1 else ''} to {visible(self.destination)}:"]
-        lines += ["  " + f.describe() for f in self.files]
+        lines = written_summary(self.destination, self.files)
         lines += [f"warning: {visible(w)}" for w in self.warnings]
         return lines
 

@@ -39,6 +39,7 @@ __all__ = [
     "safe_stem",
     "shown_path",
     "write_files",
+    "written_summary",
 ]
 
 FileKind = Literal["pkcs12", "certificates", "key", "bundle"]
@@ -362,3 +363,11 @@ def _roll_back(paths: Sequence[Path], folders: Sequence[Path]) -> list[Path]:
         with contextlib.suppress(OSError):
             folder.rmdir()
     return left
+
+
+def written_summary(destination: str, files: Sequence[WrittenFile]) -> list[str]:
+    """ "Wrote N files to FOLDER:" and one line per file, safe for a terminal."""
+    count = len(files)
+    lines = [f"Wrote {count} file{'s' if count != 1 else ''} to {visible(destination)}:"]
+    lines += ["  " + f.describe() for f in files]
+    return lines
