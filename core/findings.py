@@ -37,6 +37,9 @@ SEVERITY: dict[str, Severity] = {
     "unused": Severity.INFO,
     "obsolete": Severity.WARNING,
     "expiry_not_checked": Severity.INFO,
+    "revoked": Severity.ERROR,
+    "revocation_unreachable": Severity.WARNING,
+    "crl_stale": Severity.WARNING,
 }
 """Every finding code and its severity (DESIGN.md, *Findings*)."""
 

@@ -17,6 +17,7 @@ __all__ = [
     "CertFacts",
     "CertificateRecord",
     "Consumer",
+    "CrlFile",
     "Finding",
     "Inventory",
     "KeyFacts",
@@ -237,6 +238,17 @@ class Consumer:
 
 
 @dataclass(frozen=True, slots=True)
+class CrlFile:
+    """A certificate revocation list found by the scan (PEM or DER), used for the
+    certificates it covers without any network access."""
+
+    path: str
+    """The path as seen on the machine."""
+    os_path: str = field(default="", compare=False, repr=False)
+    """Where the file is read from (under the scan's root)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Inventory:
     """The finished result of a scan."""
 
@@ -248,6 +260,7 @@ class Inventory:
     private_keys: tuple[PrivateKeyInfo, ...] = ()
     files_scanned: int = 0
     consumers: tuple[Consumer, ...] = ()
+    crl_files: tuple[CrlFile, ...] = ()
 
     def by_sha256(self) -> dict[str, CertificateRecord]:
         """Records keyed by fingerprint."""
