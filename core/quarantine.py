@@ -520,10 +520,14 @@ class EntryWriter:
         expected_sha256: str,
         certificates: Sequence[tuple[str, str]] = (),
         private_key: bool = False,
+        mode: int | None = None,
+        owner: tuple[int, int] | None = None,
+        mtime_ns: int | None = None,
     ) -> QuarantinedFile:
         """Keep a copy of a file in the entry, then replace the file with ``new_data``.
 
-        The new file keeps the old one's mode and owner; it is written atomically.
+        The new file keeps the old one's mode and owner unless ``mode`` and ``owner``
+        (uid, gid) are given; it is written atomically, with them already set.
 
         Raises:
             QuarantineError: it changed since it was planned; untouched.
@@ -565,7 +569,15 @@ class EntryWriter:
             private_key=private_key,
         )
         self._add(item)
-        replace_file(host, new_data, mode=stat.S_IMODE(st.st_mode), uid=st.st_uid, gid=st.st_gid)
+        uid, gid = owner if owner is not None else (st.st_uid, st.st_gid)
+        replace_file(
+            host,
+            new_data,
+            mode=stat.S_IMODE(st.st_mode) if mode is None else mode,
+            uid=uid,
+            gid=gid,
+            mtime_ns=mtime_ns,
+        )
         return item
 
     def finish(self) -> QuarantineEntry:

@@ -1,4 +1,4 @@
-"""The ``clean``, ``quarantine`` and ``backup`` subcommands.
+"""The ``clean``, ``quarantine``, ``backup`` and ``restore`` subcommands.
 
 Each mirrors its wizard: what will change is shown (stderr) before anything changes, a
 confirmation is asked for (``--yes`` skips it; without a terminal and without ``--yes``
@@ -22,7 +22,7 @@ from core.text import visible
 from tui.cli import EXIT_OK, EXIT_USAGE, _common, _say, _scan, _settings, _target, parse_at
 
 if TYPE_CHECKING:
-    from core.backup import BackupRun
+    from core.backup import BackupContents, BackupRun
     from core.configtest import ConfigTest
     from core.quarantine import QuarantineEntry
     from core.rootfs import RootFS
@@ -79,10 +79,11 @@ def _plural(count: int, word: str) -> str:
 
 
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add ``clean``, ``quarantine`` and ``backup`` to the ``certdeck`` parser."""
+    """Add ``clean``, ``quarantine``, ``backup`` and ``restore`` to the ``certdeck`` parser."""
     _clean_parser(sub)
     _quarantine_parser(sub)
     _backup_parser(sub)
+    _restore_parser(sub)
 
 
 def _quarantine_option(parser: argparse.ArgumentParser) -> None:
@@ -212,6 +213,43 @@ def _backup_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     backup.add_argument("--json", action="store_true", help="with --status: print JSON")
     backup.add_argument("--yes", action="store_true", help="go ahead without asking")
     backup.add_argument(
+        "--dry-run", action="store_true", help="show what would be done and stop there"
+    )
+
+
+def _restore_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    restore = sub.add_parser(
+        "restore",
+        allow_abbrev=False,
+        help="put the files of a backup back in place (also: move to a new server)",
+        description="Verify a backup archive and write its certificates, chains and keys back "
+        "to their paths under --root, with their modes and owners. Files already in place are "
+        "left; a file that differs is replaced only with --replace (or when confirmed), and "
+        "the current one goes to the quarantine first. The password comes from "
+        "--password-file, CERTDECK_PASSWORD, backup.password_file or a prompt.",
+    )
+    _common(restore)
+    restore.add_argument("archive", metavar="FILE", help="the backup archive (.tar)")
+    restore.add_argument("--password-file", metavar="FILE", help="read the password from FILE")
+    restore.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace files that differ from the backup (the current ones go to the quarantine)",
+    )
+    restore.add_argument(
+        "--with-settings",
+        action="store_true",
+        help="also restore certdeck's settings (a differing settings file is kept; the "
+        "backup's goes next to it as .restored)",
+    )
+    restore.add_argument(
+        "--include-distribution",
+        action="store_true",
+        help="also restore files of the distribution's trust store",
+    )
+    _quarantine_option(restore)
+    restore.add_argument("--yes", action="store_true", help="go ahead without asking")
+    restore.add_argument(
         "--dry-run", action="store_true", help="show what would be done and stop there"
     )
 
@@ -533,13 +571,12 @@ def _record(path: Path, run: BackupRun) -> None:
         _say([f"certdeck: could not record the run in {path}: {exc.strerror or exc}"])
 
 
-def _backup_verify(args: argparse.Namespace) -> int:
+def _open_backup(
+    args: argparse.Namespace, settings: Settings, fs: RootFS, archive: Path
+) -> BackupContents:
+    """Read and verify an archive, asking again for a mistyped password at a prompt."""
     from core.backup import WrongBackupPassword, read_backup
-    from core.rootfs import RootFS
 
-    settings, _ = _settings(args)
-    fs = RootFS(getattr(args, "root", "/"))
-    archive = Path(args.verify)
     if not archive.is_file():
         raise UsageError(f"{visible(str(archive))} is not a file")
     prompting = _prompted(args, settings) and _can_ask()
@@ -547,12 +584,19 @@ def _backup_verify(args: argparse.Namespace) -> int:
     for attempt in range(1, tries + 1):
         password = _backup_password(args, settings, fs, new=False)
         try:
-            contents = read_backup(archive, password)
-            break
+            return read_backup(archive, password)
         except WrongBackupPassword as exc:
             if attempt == tries:
                 raise
             _say([f"certdeck: {exc.message}; try again"])
+    raise AssertionError("unreachable")
+
+
+def _backup_verify(args: argparse.Namespace) -> int:
+    from core.rootfs import RootFS
+
+    settings, _ = _settings(args)
+    contents = _open_backup(args, settings, RootFS(getattr(args, "root", "/")), Path(args.verify))
     _say(contents.describe())
     return EXIT_OK
 
@@ -667,4 +711,65 @@ def _backup_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"clean": run_clean, "quarantine": run_quarantine, "backup": run_backup}
+# -- restore -------------------------------------------------------------------------------
+
+
+def run_restore(args: argparse.Namespace) -> int:
+    """``certdeck restore FILE``: verify, show the plan, write, report."""
+    from core.restore import plan_backup_restore, restore_backup
+    from core.rootfs import RootFS
+
+    if getattr(args, "demo", False):
+        raise UsageError("restore does not work with --demo; use --root DIR")
+    now = _now(args)
+    root, settings, path, _ = _target(args, now)
+    fs = RootFS(root)
+    contents = _open_backup(args, settings, fs, Path(args.archive))
+    _say(contents.describe())
+    plan = plan_backup_restore(
+        contents,
+        root=fs,
+        include_distribution=args.include_distribution,
+        settings_target=path if args.with_settings else None,
+    )
+    _say(plan.describe())
+    changes = len(plan.writes)
+    differing = len(plan.replacements)
+    if args.dry_run:
+        return EXIT_OK
+    if not changes and not differing and plan.settings_action not in ("write", "aside"):
+        _say(["Everything is already in place; nothing was changed."])
+        return EXIT_OK
+    replace_files = args.replace
+    if changes or (differing and replace_files):
+        count = changes + (differing if replace_files else 0)
+        _confirm(args.yes, f"Restore {_plural(count, 'file')}?", "nothing was restored")
+    if differing and not replace_files and not args.yes and _can_ask():
+        replace_files = _ask(
+            f"Replace {_plural(differing, 'differing file')} as well? The current ones go to "
+            "the quarantine"
+        )
+    result = restore_backup(
+        plan,
+        quarantine=_quarantine_dir(args, root, False),
+        now=now,
+        replace_files=replace_files,
+    )
+    _say(result.describe())
+    if not result.complete:
+        _say(
+            [
+                f"certdeck: {_plural(len(result.left), 'file')} not restored (see above)"
+                + ("; --replace replaces differing files" if not replace_files else "")
+            ]
+        )
+        return EXIT_USAGE
+    return EXIT_OK
+
+
+COMMANDS = {
+    "clean": run_clean,
+    "quarantine": run_quarantine,
+    "backup": run_backup,
+    "restore": run_restore,
+}
