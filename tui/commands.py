@@ -131,6 +131,11 @@ def palette_commands(app: CertdeckApp) -> Iterator[SystemCommand]:
         on_main(lambda m: m.action_backup()),
     )
     yield SystemCommand(
+        "restore: a backup",
+        "Put its files back in place, or move a server's certificates here (key B)",
+        on_main(lambda m: m.action_restore()),
+    )
+    yield SystemCommand(
         "create: a server certificate",
         "For this host's names and addresses, self-signed or from a local CA (key n)",
         on_main(lambda m: m.action_create()),

@@ -17,6 +17,7 @@ from tui.screens.cleanup_wizard import CleanupWizard, UndoCleanupScreen
 from tui.screens.create_wizard import CreateWizard
 from tui.screens.main import MainScreen
 from tui.screens.probe_wizard import ProbeWizard
+from tui.screens.restore_wizard import RestoreWizard
 from tui.screens.trust_wizard import TrustWizard
 from tui.screens.wizard import WizardScreen
 
@@ -49,6 +50,7 @@ async def open_and_cancel(pilot: Pilot[Any], key: str, kind: type[WizardScreen[A
         ("D", CleanupWizard),
         ("u", UndoCleanupScreen),
         ("b", BackupWizard),
+        ("B", RestoreWizard),
         ("n", CreateWizard),
         ("p", ProbeWizard),
     ],

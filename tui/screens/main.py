@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from textual.widgets import (
 )
 from textual.worker import Worker, WorkerCancelled, WorkerFailed, WorkerState
 
+from core.errors import CertdeckError
 from core.model import CertificateRecord
 from core.rootfs import RootFS
 from core.scope import ALL, Scope, ScopeKind
@@ -156,6 +158,14 @@ class MainScreen(Screen[None]):
             id="main.backup",
             tooltip="Write a verified, password-protected archive of every required "
             "certificate and key",
+        ),
+        Binding(
+            "B",
+            "restore",
+            "Restore",
+            show=False,
+            id="main.restore",
+            tooltip="Put the files of a backup back in place (also: move to a new server)",
         ),
         Binding(
             "n",
@@ -556,7 +566,21 @@ class MainScreen(Screen[None]):
             self._focus_inside(event.pane)
         elif tab == "settings":
             self._focus_inside(event.pane)
+            self._backup_status()
         self._update_status()
+
+    @work(exclusive=True, group="backup-status", exit_on_error=False, description="backups")
+    async def _backup_status(self) -> None:
+        """Look up the backup schedule and the last run for the Settings tab."""
+        from core.schedule import backup_status
+
+        app = self.certdeck
+        try:
+            status = await asyncio.to_thread(backup_status, app.settings, RootFS(app.root))
+            lines = status.describe()
+        except (OSError, CertdeckError) as exc:
+            lines = [f"could not be read: {visible(str(exc))}"]
+        self.query_one("#settings-form", SettingsForm).show_backup_status(lines)
 
     def _focus_inside(self, pane: Widget) -> None:
         for widget in pane.query("*"):
@@ -779,6 +803,29 @@ class MainScreen(Screen[None]):
                 run_record=None if app.demo else backup_run_path(fs),
             )
         )
+
+    def action_restore(self) -> None:
+        """Restore a backup."""
+        self._restore_wizard()
+
+    @work(exclusive=True, group="restore-wizard", exit_on_error=False, description="restore")
+    async def _restore_wizard(self) -> None:
+        from core.backup import backup_directory, backup_password_file
+        from tui.screens.cleanup_wizard import quarantine_folder
+        from tui.screens.restore_wizard import RestoreWizard
+
+        app = self.certdeck
+        fs = RootFS(app.root)
+        outcome = await app.push_screen_wait(
+            RestoreWizard(
+                root=fs,
+                backups=backup_directory(app.settings, fs),
+                quarantine=quarantine_folder(fs, demo=app.demo),
+                password_file=backup_password_file(app.settings, fs),
+            )
+        )
+        if outcome is not None:
+            app.scan()
 
     def action_create(self) -> None:
         """Create a server certificate for this host."""

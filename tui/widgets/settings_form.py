@@ -210,6 +210,11 @@ class SettingsForm(VerticalScroll, can_focus=False):
         color: $accent;
         text-style: bold;
     }
+    SettingsForm #backup-status {
+        margin: 1 0 0 1;
+        padding: 0 1;
+        border-left: outer $accent;
+    }
     SettingsForm .settings-section-doc {
         color: $text-muted;
     }
@@ -354,12 +359,26 @@ class SettingsForm(VerticalScroll, can_focus=False):
         section = None
         for info in self._infos.values():
             if info.section != section:
+                if section == "backup":
+                    yield from self._backup_status()
                 section = info.section
                 yield Static(Text(f"[{section}]"), classes="settings-section")
                 if docs.get(section):
                     yield Static(Text(docs[section]), classes="settings-section-doc")
             yield _SettingRow(info)
+        if section == "backup":
+            yield from self._backup_status()
         yield from self._consumers()
+
+    def _backup_status(self) -> ComposeResult:
+        yield Static(Text("Backups: looking…"), id="backup-status")
+
+    def show_backup_status(self, lines: list[str]) -> None:
+        """Show the backup schedule, the newest archive and the last run (plain text lines)."""
+        text = Text("Backups\n", style="bold")
+        text.append("\n".join(lines), style="")
+        for status in self.query("#backup-status").results(Static):
+            status.update(text)
 
     def _problem_text(self, problem: str) -> Text:
         text = Text("The settings file could not be used, so the defaults are in use.\n")
