@@ -12,13 +12,13 @@ import pytest
 from textual.pilot import Pilot
 from textual.worker import Worker
 
-from core.backup import plan_backup, write_backup
+from core.backup import BackupRun, backup_run_path, plan_backup, record_backup_run, write_backup
 from core.demo import DemoTree
 from core.rootfs import RootFS
 from core.settings import BackupSettings
 from tests.certgen import NOW
 from tests.maintenance_helpers import demo_tree
-from tests.tui.harness import demo_app, scanned, screen_text, until
+from tests.tui.harness import demo_app, lines, scanned, screen_text, until
 from tests.tui.wizards import at_step, closed, report, type_text
 from tui.app import CertdeckApp
 from tui.screens.restore_wizard import RestoreOutcome, RestoreWizard
@@ -184,3 +184,21 @@ async def test_a_typed_path_that_is_not_a_file_is_refused(tree: DemoTree, tmp_pa
         await pilot.press("enter")
         assert wizard.step == "archive"
         assert wizard.message.endswith("missing.tar is not a file.")
+
+
+async def test_the_settings_tab_shows_the_schedule_and_the_last_backup(
+    tree: DemoTree, tmp_path: Path
+) -> None:
+    app = demo_app(tree)
+    record_backup_run(
+        BackupRun(NOW, False, "the folder is full"), backup_run_path(RootFS(tree.root))
+    )
+    async with app.run_test(size=(100, 30)) as pilot:
+        await scanned(pilot)
+        await pilot.press("4")
+        status = app.screen.query_one("#backup-status")
+        await until(pilot, lambda: "schedule:" in "\n".join(lines(status)), "the status")
+        text = "\n".join(lines(status))
+        assert "schedule: not scheduled" in text
+        assert "newest: none" in text
+        assert "last run: 2026-11-27 12:00:00Z FAILED: the folder is full" in text
