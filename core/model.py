@@ -190,6 +190,9 @@ class CertificateRecord:
     """Found in the system trust store (or declared an anchor in the settings)."""
     chain: tuple[str, ...] = ()
     """SHA-256 fingerprints from this certificate to its trust anchor, when one was found."""
+    revocation: str = ""
+    """The revocation status once checked (``good``, ``revoked``, ``unknown``,
+    ``unreachable``, ``no_sources``, ``skipped``; see :mod:`core.revocation`), else empty."""
 
     @property
     def sha256(self) -> str:

@@ -54,6 +54,7 @@ def _record(r: CertificateRecord) -> dict[str, Any]:
         if key is None
         else {"path": key.path, "encrypted": key.encrypted, "mode": key.mode, "owner": key.owner},
         "chain": list(r.chain),
+        "revocation": r.revocation or None,
         "findings": [
             {"code": f.code, "severity": f.severity.value, "message": f.message} for f in r.findings
         ],

@@ -1568,7 +1568,8 @@ async def check_revocation(
 def with_revocation_findings(
     record: CertificateRecord, result: CertRevocation | None
 ) -> CertificateRecord:
-    """The record with its revocation findings replaced by the result's (removed for None).
+    """The record with its revocation findings and status replaced by the result's (removed
+    for None).
 
     Earlier ``revoked``, ``revocation_unreachable`` and ``crl_stale`` findings are dropped so
     that a new check never leaves an old verdict behind.
@@ -1577,7 +1578,8 @@ def with_revocation_findings(
         raise ValueError("the result is for another certificate")
     kept = [f for f in record.findings if f.code not in REVOCATION_CODES]
     new = result.findings if result is not None else ()
-    return replace(record, findings=sort_findings([*kept, *new]))
+    status = result.status if result is not None else ""
+    return replace(record, findings=sort_findings([*kept, *new]), revocation=status)
 
 
 def _time(when: datetime | None) -> str | None:

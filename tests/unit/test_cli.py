@@ -20,7 +20,7 @@ TOP_KEYS = {"version", "root", "evaluated_at", "stores", "certificates", "consum
 CERT_KEYS = {
     "sha256", "sha1", "subject", "issuer", "common_name", "serial", "not_before", "not_after",
     "names", "key", "signature_algorithm", "is_ca", "self_signed", "type", "trust_anchor",
-    "required", "used_by", "locations", "private_key", "chain", "findings",
+    "required", "used_by", "locations", "private_key", "chain", "revocation", "findings",
 }  # fmt: skip
 
 
