@@ -751,7 +751,8 @@ class _Server:
         f.write("/etc/ca-certificates.conf", _CA_CERTIFICATES_CONF.encode() + selected.encode())
         f.private("/etc/ssl/private")
         f.write(_CHAIN_FILE, self.issuing.pem)
-        self.record("demo-corp-issuing", _CHAIN_FILE, True)
+        # The root's CRL in /etc/ssl/crl covers it, and is out of date.
+        self.record("demo-corp-issuing", _CHAIN_FILE, True, "crl_stale")
         f.text(
             "/etc/ssl/localcerts/README",
             """
@@ -1064,7 +1065,8 @@ class _Server:
         smtp = self.leaf("postfix-submission", "smtp.demo.example", (-100, 600))
         f.write("/etc/postfix/tls/smtp.demo.example.crt", _chain(smtp, self.issuing))
         f.write("/etc/postfix/tls/smtp.demo.example.key", _key_pem(smtp.key), 0o600)
-        self.record("postfix-submission", "/etc/postfix/tls/smtp.demo.example.crt", True)
+        # Revoked by the CA (in its CRL in /etc/ssl/crl), but postfix still serves it.
+        self.record("postfix-submission", "/etc/postfix/tls/smtp.demo.example.crt", True, "revoked")
         f.text(
             "/etc/postfix/main.cf",
             """
@@ -1423,12 +1425,20 @@ class _Server:
             .revocation_date(now - timedelta(days=33))
             .build()
         )
+        compromised = (
+            x509.RevokedCertificateBuilder()
+            .serial_number(self.made["postfix-submission"].serial_number)
+            .revocation_date(now - timedelta(days=3))
+            .add_extension(x509.CRLReason(x509.ReasonFlags.key_compromise), critical=False)
+            .build()
+        )
         crl = (
             x509.CertificateRevocationListBuilder()
             .issuer_name(self.issuing.cert.subject)
             .last_update(now - timedelta(days=1))
             .next_update(now + timedelta(days=6))
             .add_revoked_certificate(revoked)
+            .add_revoked_certificate(compromised)
             .add_extension(x509.CRLNumber(417), critical=False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self.issuing_key.public_key()),
@@ -1437,6 +1447,18 @@ class _Server:
             .sign(self.issuing_key, hashes.SHA256(), ecdsa_deterministic=True)
         )
         f.write("/etc/ssl/crl/demo-corp-issuing-ca.crl", crl.public_bytes(_PEM))
+        # The root's CRL, which nobody has fetched for weeks: past its next update.
+        stale = (
+            x509.CertificateRevocationListBuilder()
+            .issuer_name(self.demo_root.cert.subject)
+            .last_update(now - timedelta(days=45))
+            .next_update(now - timedelta(days=15))
+            .add_extension(x509.CRLNumber(12), critical=False)
+            .sign(self.demo_root.key, hashes.SHA256(), ecdsa_deterministic=True)
+        )
+        f.write(
+            "/etc/ssl/crl/demo-corp-root-ca.crl", stale.public_bytes(serialization.Encoding.DER)
+        )
 
         signing = _ec_key("backup-signing")
         f.write(

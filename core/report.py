@@ -90,7 +90,12 @@ def inventory_document(inv: Inventory) -> dict[str, Any]:
 _UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029]")
 
 
+def json_text(document: dict[str, Any]) -> str:
+    """Strict JSON text (UTF-8 safe, no raw control characters) of a document."""
+    text = json.dumps(document, ensure_ascii=False, indent=2, allow_nan=False)
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
+
+
 def inventory_json(inv: Inventory) -> str:
     """Strict JSON text (UTF-8 safe, no raw control characters) of an inventory."""
-    text = json.dumps(inventory_document(inv), ensure_ascii=False, indent=2, allow_nan=False)
-    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text) + "\n"
+    return json_text(inventory_document(inv))

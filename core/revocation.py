@@ -56,7 +56,7 @@ from cryptography.x509.oid import (
 
 from core import __version__
 from core.findings import SEVERITY, relative_time, sort_findings
-from core.model import CertificateRecord, Finding, Unreadable
+from core.model import CertificateRecord, CrlFile, Finding, Unreadable
 from core.parse import signed_by
 from core.report import iso
 from core.text import visible
@@ -81,6 +81,7 @@ __all__ = [
     "check_revocation",
     "http_fetch",
     "local_crl_checks",
+    "read_crl_files",
     "report_json",
     "revocation_sources",
     "with_revocation_findings",
@@ -1560,6 +1561,31 @@ async def check_revocation(
         unreadable=tuple(unreadable),
         time_limit_reached=limited,
     )
+
+
+# -- local CRL files ---------------------------------------------------------------------
+
+
+def read_crl_files(
+    files: Sequence[CrlFile],
+) -> tuple[list[tuple[str, bytes]], list[Unreadable]]:
+    """The content of the CRL files the scan found, as ``(path, bytes)`` pairs for
+    :func:`local_crl_checks` and :func:`check_revocation`; files that cannot be read or are
+    larger than :data:`CRL_MAX_BYTES` are returned with the reason instead (blocking I/O)."""
+    read: list[tuple[str, bytes]] = []
+    failed: list[Unreadable] = []
+    for crl in files:
+        try:
+            with open(crl.os_path or crl.path, "rb") as handle:
+                data = handle.read(CRL_MAX_BYTES + 1)
+        except OSError as exc:
+            failed.append(Unreadable(crl.path, f"cannot be read: {exc.strerror or exc}"))
+            continue
+        if len(data) > CRL_MAX_BYTES:
+            failed.append(Unreadable(crl.path, f"larger than {_size(CRL_MAX_BYTES)}"))
+            continue
+        read.append((crl.path, data))
+    return read, failed
 
 
 # -- using the results -------------------------------------------------------------------

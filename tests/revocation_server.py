@@ -7,8 +7,10 @@ proxy) and keeps hanging and trickling handlers from blocking its shutdown.
 from __future__ import annotations
 
 import contextlib
+import ipaddress
+import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +18,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -403,3 +406,73 @@ class TestPKI:
             ocsp_urls=ocsp_urls,
             ca_issuers=ca_issuers,
         )
+
+
+# -- isolation ---------------------------------------------------------------------------
+
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+@dataclass
+class Network:
+    """What the code under test tried to reach; only ``allowed`` addresses get through."""
+
+    allowed: set[tuple[str, int]] = field(default_factory=set)
+    forbidden: list[Any] = field(default_factory=list)
+    lookups: list[str] = field(default_factory=list)
+    expected_lookups: set[str] = field(default_factory=set)
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def guarded(net: Network) -> Iterator[Network]:
+    """Connections to anything but ``net.allowed`` and name lookups fail while inside, and
+    fail the test on leaving; the proxy variables of the machine running the tests are
+    removed."""
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+    real_create = socket.create_connection
+    real_getaddrinfo = socket.getaddrinfo
+
+    def check(address: Any) -> None:
+        if tuple(address[:2]) not in net.allowed:
+            net.forbidden.append(address)
+            raise PermissionError(f"the test forbids connecting to {address}")
+
+    def connect(self: socket.socket, address: Any) -> None:
+        check(address)
+        real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        check(address)
+        return real_connect_ex(self, address)
+
+    def create_connection(address: tuple[str, int], *args: Any, **kw: Any) -> socket.socket:
+        if _is_address(address[0]):  # names are checked once resolved (getaddrinfo)
+            check(address)
+        return real_create(address, *args, **kw)
+
+    def getaddrinfo(host: Any, *args: Any, **kw: Any) -> Any:
+        if host != "127.0.0.1":
+            net.lookups.append(str(host))
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        return real_getaddrinfo(host, *args, **kw)
+
+    with pytest.MonkeyPatch.context() as mp:
+        for variable in _PROXY_VARIABLES:
+            mp.delenv(variable, raising=False)
+            mp.delenv(variable.upper(), raising=False)
+        mp.setattr(socket.socket, "connect", connect)
+        mp.setattr(socket.socket, "connect_ex", connect_ex)
+        mp.setattr(socket, "create_connection", create_connection)
+        mp.setattr(socket, "getaddrinfo", getaddrinfo)
+        yield net
+    assert net.forbidden == [], f"tried to connect to {net.forbidden}"
+    assert set(net.lookups) <= net.expected_lookups, f"looked up {net.lookups}"

@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-COMMAND_MODULES: tuple[str, ...] = ("tui.cmd_pki", "tui.cmd_maintenance")
+COMMAND_MODULES: tuple[str, ...] = ("tui.cmd_pki", "tui.cmd_maintenance", "tui.cmd_revocation")
 """Modules that add subcommands: each has ``add_parsers(sub)`` and ``COMMANDS``, a mapping of
 command name to ``run(args) -> exit code``; they use this module's shared helpers (``_common``,
 ``_target``, ``_confirm`` …)."""
@@ -245,14 +245,18 @@ def _run_scan(args: argparse.Namespace) -> int:
         sys.stdout.flush()
     else:
         print_table(inv, sys.stdout)
-    if codes:
-        hits = [r for r in inv.certificates if any(f.code in codes for f in r.findings)]
-        if hits:
-            print(
-                f"certdeck: {len(hits)} certificate(s) with {', '.join(sorted(codes))}",
-                file=sys.stderr,
-            )
-            return EXIT_FINDINGS
+    return _failed(inv, codes)
+
+
+def _failed(inv: Inventory, codes: set[str]) -> int:
+    """``--fail-on``: EXIT_FINDINGS (and a note on stderr) when any such finding exists."""
+    hits = [r for r in inv.certificates if any(f.code in codes for f in r.findings)]
+    if hits:
+        print(
+            f"certdeck: {len(hits)} certificate(s) with {', '.join(sorted(codes))}",
+            file=sys.stderr,
+        )
+        return EXIT_FINDINGS
     return EXIT_OK
 
 

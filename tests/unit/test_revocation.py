@@ -4,13 +4,11 @@ local CRL files, and the JSON form.  No other address is ever contacted."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ipaddress
 import json
 import socket
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,11 +37,13 @@ from tests.certgen import NOW, Made, ec_key
 from tests.revocation_server import (
     GOOD,
     Answer,
+    Network,
     Responder,
     RevocationServer,
     Revoked,
     TestPKI,
     der,
+    guarded,
     issue,
     make_crl,
     pem,
@@ -52,75 +52,9 @@ from tests.revocation_server import (
 
 REVOKED_ON = datetime(2026, 10, 1, 8, 30, tzinfo=UTC)
 KEY_COMPROMISE = x509.ReasonFlags.key_compromise
-_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
 
 # -- isolation ---------------------------------------------------------------------------
-
-
-@dataclass
-class Network:
-    """What the code under test tried to reach; only ``allowed`` addresses get through."""
-
-    allowed: set[tuple[str, int]] = field(default_factory=set)
-    forbidden: list[Any] = field(default_factory=list)
-    lookups: list[str] = field(default_factory=list)
-    expected_lookups: set[str] = field(default_factory=set)
-
-
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
-
-
-@contextlib.contextmanager
-def guarded(net: Network) -> Iterator[Network]:
-    """Connections to anything but ``net.allowed`` and name lookups fail while inside, and
-    fail the test on leaving; the proxy variables of the machine running the tests are
-    removed."""
-    real_connect = socket.socket.connect
-    real_connect_ex = socket.socket.connect_ex
-    real_create = socket.create_connection
-    real_getaddrinfo = socket.getaddrinfo
-
-    def check(address: Any) -> None:
-        if tuple(address[:2]) not in net.allowed:
-            net.forbidden.append(address)
-            raise PermissionError(f"the test forbids connecting to {address}")
-
-    def connect(self: socket.socket, address: Any) -> None:
-        check(address)
-        real_connect(self, address)
-
-    def connect_ex(self: socket.socket, address: Any) -> int:
-        check(address)
-        return real_connect_ex(self, address)
-
-    def create_connection(address: tuple[str, int], *args: Any, **kw: Any) -> socket.socket:
-        if _is_address(address[0]):  # names are checked once resolved (getaddrinfo)
-            check(address)
-        return real_create(address, *args, **kw)
-
-    def getaddrinfo(host: Any, *args: Any, **kw: Any) -> Any:
-        if host != "127.0.0.1":
-            net.lookups.append(str(host))
-            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-        return real_getaddrinfo(host, *args, **kw)
-
-    with pytest.MonkeyPatch.context() as mp:
-        for variable in _PROXY_VARIABLES:
-            mp.delenv(variable, raising=False)
-            mp.delenv(variable.upper(), raising=False)
-        mp.setattr(socket.socket, "connect", connect)
-        mp.setattr(socket.socket, "connect_ex", connect_ex)
-        mp.setattr(socket, "create_connection", create_connection)
-        mp.setattr(socket, "getaddrinfo", getaddrinfo)
-        yield net
-    assert net.forbidden == [], f"tried to connect to {net.forbidden}"
-    assert set(net.lookups) <= net.expected_lookups, f"looked up {net.lookups}"
 
 
 @pytest.fixture(autouse=True)
