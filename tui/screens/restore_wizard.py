@@ -30,6 +30,7 @@ from core.passwords import read_password_file
 from core.restore import BackupRestorePlan, BackupRestoreResult, plan_backup_restore, restore_backup
 from core.rootfs import RootFS
 from core.text import visible
+from core.transfer import shown_path
 from tui.screens.wizard import StepInfo, WizardScreen, WizardStep
 from tui.widgets.file_picker import display_path, typed_path
 from tui.widgets.password_field import PasswordField
@@ -104,7 +105,7 @@ class RestoreWizard(WizardScreen[RestoreOutcome]):
         self.plan: BackupRestorePlan | None = None
 
     def compose_steps(self) -> Iterable[Widget]:
-        where = display_path(self.backups)
+        where = visible(shown_path(self.backups, self.root))
         if self.archives:
             intro = f"Backups in {where}, newest first; or type the path of another archive."
         else:
