@@ -18,6 +18,7 @@ from textual.widgets import Input, TextArea
 from textual.worker import Worker, WorkerState
 
 from core.errors import CertdeckError, SettingsError
+from core.revocation import Fetch
 from core.scan import (
     CertificatesFound,
     FilesUnreadable,
@@ -68,6 +69,10 @@ class CertdeckApp(App[None]):
         scanner: A scanner to use instead of making one (tests).
         cache_path: Where the scanner keeps what it parsed between runs (see
             :func:`core.scan.default_cache_path`); ``None`` parses everything each run.
+        revocation_fetch: The blocking HTTP fetch of revocation checks (tests); the real
+            one (:func:`core.revocation.http_fetch`) when ``None``.
+        revocation_timeout: Seconds each CRL or OCSP request may take.
+        revocation_time_limit: Seconds a whole revocation check may take.
     """
 
     CSS_PATH = "app.tcss"
@@ -105,6 +110,9 @@ class CertdeckApp(App[None]):
         parallel: str = "auto",
         scanner: Scanner | None = None,
         cache_path: Path | None = None,
+        revocation_fetch: Fetch | None = None,
+        revocation_timeout: float = 5.0,
+        revocation_time_limit: float = 30.0,
     ) -> None:
         super().__init__()
         self.root = str(root)
@@ -127,6 +135,9 @@ class CertdeckApp(App[None]):
         self.marked: set[str] = set()
         self.scan_state = ScanState()
         self._scanner: Scanner | None = scanner
+        self.revocation_fetch = revocation_fetch
+        self.revocation_timeout = revocation_timeout
+        self.revocation_time_limit = revocation_time_limit
 
     def get_default_screen(self) -> Screen[None]:
         """The main screen with its tabs."""
@@ -179,6 +190,10 @@ class CertdeckApp(App[None]):
         """Show a failure that stopped something, in a scrollable and copyable modal."""
         self.push_screen(ErrorScreen(title, message, details))
 
+    def clock(self) -> datetime:
+        """The fixed evaluation time when there is one, else the time now."""
+        return self.fixed_now if self.fixed_now is not None else datetime.now(UTC)
+
     @property
     def scanning(self) -> bool:
         """Whether a scan is running."""
@@ -209,7 +224,7 @@ class CertdeckApp(App[None]):
         state.files_done = state.files_seen = 0
         state.walking = True
         state.outcome = ""
-        self.now = self.fixed_now if self.fixed_now is not None else datetime.now(UTC)
+        self.now = self.clock()
         scanner = self._get_scanner()
         catalog = self.catalog
         catalog.start_scan()

@@ -151,6 +151,17 @@ def palette_commands(app: CertdeckApp) -> Iterator[SystemCommand]:
         on_main(lambda m: m.action_probe()),
     )
     yield SystemCommand(
+        "revocation: check CRLs and OCSP",
+        "Of the marked, else the required certificates; connects to the CAs' servers (key R)",
+        on_main(lambda m: m.action_check_revocation()),
+    )
+    if app.main.checking_revocation:
+        yield SystemCommand(
+            "revocation: stop the check",
+            "Stop the running revocation check (key escape)",
+            on_main(lambda m: m.action_cancel_revocation()),
+        )
+    yield SystemCommand(
         "copy: PEM of the highlighted certificate",
         "To the clipboard, also over SSH (key c)",
         on_main(lambda m: m.action_copy_pem()),

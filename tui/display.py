@@ -8,19 +8,21 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from operator import attrgetter
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from core.findings import relative_time
 from core.model import CertificateRecord, Inventory, Location, Severity, Store, Unreadable
+from core.revocation import CertRevocation, RevocationReport, with_revocation_findings
 from core.scope import ALL, Scope, ScopeKind, in_scope
 from core.text import visible
 
 __all__ = [
     "COLUMNS",
+    "REVOCATION_TEXT",
     "SYMBOL",
     "Catalog",
     "Column",
@@ -36,6 +38,8 @@ __all__ = [
     "issuer_short",
     "primary_location",
     "refines",
+    "revocation_summary",
+    "revocation_text",
     "sort_rows",
 ]
 
@@ -65,6 +69,7 @@ class SortKey(enum.StrEnum):
     TYPE = "type"
     USED_BY = "used_by"
     LOCATION = "location"
+    REVOCATION = "revocation"
     FINDINGS = "findings"
 
 
@@ -79,6 +84,8 @@ class Column:
     weight: int
     """Share of the room left once every column has its minimum."""
     sort: SortKey | None
+    short: str = ""
+    """A title for when the full one (with the sort arrow) does not fit."""
 
 
 COLUMNS: tuple[Column, ...] = (
@@ -90,6 +97,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("type", "Type", 10, 15, 1, SortKey.TYPE),
     Column("used_by", "Used by", 8, 16, 1, SortKey.USED_BY),
     Column("location", "Location", 16, 44, 4, SortKey.LOCATION),
+    Column("revocation", "Revocation", 8, 11, 1, SortKey.REVOCATION, "Revoc."),
     Column("findings", "Findings", 10, 28, 2, SortKey.FINDINGS),
 )
 """Every column in display order; the first two (mark, status) have no gap between them."""
@@ -105,8 +113,70 @@ SORT_TITLES: dict[SortKey, str] = {
     SortKey.TYPE: "type",
     SortKey.USED_BY: "used by",
     SortKey.LOCATION: "location",
+    SortKey.REVOCATION: "revocation",
     SortKey.FINDINGS: "findings",
 }
+
+REVOCATION_TEXT: dict[str, str] = {
+    "": "",
+    "good": "good",
+    "revoked": "REVOKED",
+    "unknown": "unknown",
+    "unreachable": "unreachable",
+    "no_sources": "no info",
+    "skipped": "\N{EN DASH}",
+}
+"""The revocation column's text per status (see :mod:`core.revocation`); blank when the
+certificate was never checked, a dash for trust anchors and self-signed certificates."""
+
+_REVOCATION_RANK: dict[str, int] = {
+    "revoked": 0,
+    "unknown": 1,
+    "unreachable": 2,
+    "no_sources": 3,
+    "good": 4,
+    "skipped": 5,
+    "": 6,
+}
+
+
+def revocation_text(status: str) -> str:
+    """What the revocation column shows for a record's revocation status."""
+    return REVOCATION_TEXT.get(status, visible(status))
+
+
+def revocation_summary(
+    report: RevocationReport,
+) -> tuple[str, Literal["information", "warning", "error"]]:
+    """A check's outcome in one line (``12 good, 1 revoked, 2 unreachable …``) and the
+    notification severity it deserves: ``error`` with a revoked certificate, ``warning`` when
+    some could not be checked, else ``information``."""
+    counts: dict[str, int] = {}
+    for result in report.results:
+        counts[result.status] = counts.get(result.status, 0) + 1
+    words = (
+        ("good", "good"),
+        ("revoked", "revoked"),
+        ("unknown", "unknown"),
+        ("unreachable", "unreachable"),
+        ("no_sources", "without revocation information"),
+        ("skipped", "not checked (trust anchors and self-signed)"),
+    )
+    parts = [f"{counts[status]} {text}" for status, text in words if counts.get(status)]
+    line = ", ".join(parts) if parts else "nothing to check"
+    if report.unreadable:
+        count = len(report.unreadable)
+        line += f"; {count} local CRL file{'s' if count != 1 else ''} could not be used"
+    if report.time_limit_reached:
+        line += "; time limit reached"
+    severity: Literal["information", "warning", "error"]
+    if counts.get("revoked"):
+        severity = "error"
+    elif counts.get("unreachable") or counts.get("unknown") or report.time_limit_reached:
+        severity = "warning"
+    else:
+        severity = "information"
+    return line, severity
 
 
 def gaps_before(index: int) -> int:
@@ -168,6 +238,8 @@ class Row(NamedTuple):
     type: str
     used_by: str
     location: str
+    revocation: str
+    """The revocation column's text (see :data:`REVOCATION_TEXT`)."""
     findings: str
     haystack: str
     """Lower-case text the filter searches: names, issuer, paths, fingerprints, codes."""
@@ -310,6 +382,7 @@ def build_row(record: CertificateRecord, labels: frozenset[str] = frozenset()) -
         type=kind,
         used_by=used_by,
         location=location,
+        revocation=revocation_text(record.revocation),
         findings=codes,
         haystack="\n".join(hay).casefold(),
         problem=severity in (Severity.ERROR, Severity.WARNING),
@@ -329,6 +402,7 @@ _SORT: dict[SortKey, Callable[[Row], Any]] = {
     SortKey.TYPE: lambda r: r.type.casefold(),
     SortKey.USED_BY: lambda r: (not r.used_by, r.used_by.casefold()),
     SortKey.LOCATION: attrgetter("location"),
+    SortKey.REVOCATION: lambda r: _REVOCATION_RANK.get(r.record.revocation, 6),
     SortKey.FINDINGS: lambda r: (not r.findings, r.findings),
 }
 
@@ -403,11 +477,27 @@ def count_rows(rows: Iterable[Row]) -> Counts:
     return Counts(total, errors, warnings)
 
 
+def _with_results(
+    records: Iterable[CertificateRecord], results: Mapping[str, CertRevocation]
+) -> tuple[list[CertificateRecord], bool]:
+    """The records with the revocation results that concern them; whether any changed."""
+    out: list[CertificateRecord] = []
+    changed = False
+    for record in records:
+        result = results.get(record.sha256)
+        if result is not None:
+            record = with_revocation_findings(record, result)
+            changed = True
+        out.append(record)
+    return out, changed
+
+
 class Catalog:
     """What the scan found so far: records by fingerprint, their rows, stores, unreadable files.
 
     ``version`` grows with every change, so views know when to rebuild.  ``final`` is the
-    inventory of the last finished scan, or ``None`` while the first scan runs.
+    inventory of the last finished scan, or ``None`` while the first scan runs.  Revocation
+    results are kept while the app runs and applied again to the records of every rescan.
     """
 
     def __init__(self) -> None:
@@ -418,6 +508,10 @@ class Catalog:
         self.final: Inventory | None = None
         self.labels: frozenset[str] = frozenset()
         """Role labels of the consumers declared in the settings (from the last scan)."""
+        self.revocation: dict[str, CertRevocation] = {}
+        """The latest online revocation result of every certificate checked so far."""
+        self.revocation_checked_at: datetime | None = None
+        """When the last revocation check ran (its ``now``), or ``None`` before the first."""
         self.version = 0
         self._memo: dict[tuple[Any, ...], list[Row]] = {}
         self._counts: dict[tuple[str, Scope], Any] = {}
@@ -435,6 +529,8 @@ class Catalog:
     def upsert(self, records: Iterable[CertificateRecord]) -> None:
         """New or changed certificates (matched by fingerprint)."""
         changed = False
+        if self.revocation:
+            records, _ = _with_results(records, self.revocation)
         for record in records:
             row = self.rows.get(record.sha256)
             # A rescan hands back the same record objects for unchanged files.
@@ -457,7 +553,15 @@ class Catalog:
         self._changed()
 
     def finish(self, inventory: Inventory) -> None:
-        """The scan is complete: the inventory replaces everything."""
+        """The scan is complete: the inventory replaces everything.
+
+        Revocation results kept from earlier checks replace whatever revocation findings the
+        scan gave (the online check used the local CRL files too).
+        """
+        if self.revocation:
+            certificates, changed = _with_results(inventory.certificates, self.revocation)
+            if changed:
+                inventory = replace(inventory, certificates=tuple(certificates))
         old = self.rows
         rows: dict[str, Row] = {}
         records: dict[str, CertificateRecord] = {}
@@ -476,6 +580,27 @@ class Catalog:
         self.unreadable = list(inventory.unreadable)
         self.final = inventory
         self._changed()
+
+    def apply_revocation(self, report: RevocationReport) -> int:
+        """Keep the results of a revocation check and show them: the records concerned get
+        their revocation status and findings; returns how many records changed."""
+        results = report.by_sha256()
+        self.revocation.update(results)
+        self.revocation_checked_at = report.checked_at
+        changed = 0
+        for sha256, result in results.items():
+            record = self.records.get(sha256)
+            if record is None:
+                continue
+            record = with_revocation_findings(record, result)
+            self.records[sha256] = record
+            self.rows[sha256] = build_row(record, self.labels)
+            changed += 1
+        if self.final is not None and changed:
+            certificates, _ = _with_results(self.final.certificates, results)
+            self.final = replace(self.final, certificates=tuple(certificates))
+        self._changed()
+        return changed
 
     def inventory(self, root: str, now: datetime) -> Inventory:
         """The final inventory, or one made of what the running scan found so far."""

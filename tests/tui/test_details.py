@@ -115,6 +115,7 @@ async def test_every_section_of_a_used_certificate(
     headings = [
         "Summary",
         "Findings",
+        "Revocation",
         "Chain",
         "Used by",
         "Locations",
@@ -136,6 +137,7 @@ async def test_every_section_of_a_used_certificate(
     assert f"(expires {relative_time(cert.not_after, NOW)})" in text
     assert f"Key           EC, {cert.key.bits} bits, curve {cert.key.curve}" in lines
     assert "No findings" in text
+    assert "Not checked yet: press R to check the CRLs and OCSP responders" in flat(text)
     # The chain as a tree: the leaf, its issuing CA, the root it is anchored at.
     names = [inventory.by_sha256()[sha].cert.display_name for sha in record.chain]
     assert len(names) == 3
@@ -356,7 +358,7 @@ async def test_reads_at_80_columns(demo: tuple[DemoTree, Inventory], inventory: 
 
 
 def test_every_finding_code_has_its_own_advice() -> None:
-    codes = [*SEVERITY, *EXTRA_CODES]
+    codes = list(dict.fromkeys([*SEVERITY, *EXTRA_CODES]))
     generic = finding_advice("no_such_code")
     advice = [finding_advice(code) for code in codes]
     assert generic

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from time import monotonic
@@ -34,7 +35,7 @@ from core.rootfs import RootFS
 from core.scope import ALL, Scope, ScopeKind
 from core.settings import Settings
 from core.text import visible
-from tui.display import SORT_TITLES, Row, SortKey, filter_rows, refines
+from tui.display import SORT_TITLES, Row, SortKey, filter_rows, refines, revocation_summary
 from tui.messages import (
     CertificateChosen,
     CertificateHighlighted,
@@ -67,6 +68,12 @@ _TITLES = {
     "details": "Details",
     "settings": "Settings",
 }
+
+
+def _certificates(count: int, kind: str = "") -> str:
+    """``3 marked certificates``, ``1 certificate``."""
+    words = f"{kind} certificate" if kind else "certificate"
+    return f"{count} {words}{'s' if count != 1 else ''}"
 
 
 class MainScreen(Screen[None]):
@@ -102,6 +109,14 @@ class MainScreen(Screen[None]):
             key_display="esc",
             id="main.back",
             tooltip="From Details or Settings back to the certificate table",
+        ),
+        Binding(
+            "escape",
+            "cancel_revocation",
+            "Stop check",
+            key_display="esc",
+            id="main.cancel_revocation",
+            tooltip="Stop the running revocation check; earlier results stay",
         ),
         Binding(
             "e",
@@ -192,6 +207,15 @@ class MainScreen(Screen[None]):
             tooltip="Connect to a TLS server and judge the chain it serves",
         ),
         Binding(
+            "R",
+            "check_revocation",
+            "Revocation",
+            show=False,
+            id="main.revocation",
+            tooltip="Check CRLs and OCSP of the required (or marked) certificates — connects "
+            "to the CAs' servers",
+        ),
+        Binding(
             "1",
             "show_tab('required')",
             "Required",
@@ -256,6 +280,9 @@ class MainScreen(Screen[None]):
         self._filter_memo: dict[str, tuple[list[Row], str, bool, list[Row]]] = {}
         self._last_refresh = 0.0
         self._refresh_timer: Timer | None = None
+        self._revocation: Worker[None] | None = None
+        self._revocation_count = 0
+        """How many certificates the running revocation check looks at."""
 
     @property
     def certdeck(self) -> CertdeckApp:
@@ -483,7 +510,10 @@ class MainScreen(Screen[None]):
         bar = self.query_one("#progress", ProgressBar)
         label = self.query_one("#progress-label", Label)
         bar.display = state.running
-        if state.running:
+        if self.checking_revocation and not state.running:
+            count = _certificates(self._revocation_count)
+            label.update(Text(f"checking revocation of {count} · esc stops"))
+        elif state.running:
             bar.update(total=max(state.files_seen, 1), progress=state.files_done)
             more = "+" if state.walking else ""
             label.update(Text(f"scanning {state.files_done}/{state.files_seen}{more} files"))
@@ -591,8 +621,15 @@ class MainScreen(Screen[None]):
 
     def _show_details(self) -> None:
         app = self.certdeck
-        record = app.catalog.records.get(self.chosen) if self.chosen else None
-        self.query_one(DetailsView).show(record, app.catalog.inventory(app.root, app.now), app.now)
+        catalog = app.catalog
+        record = catalog.records.get(self.chosen) if self.chosen else None
+        self.query_one(DetailsView).show(
+            record,
+            catalog.inventory(app.root, app.now),
+            app.now,
+            revocation=catalog.revocation.get(self.chosen) if self.chosen else None,
+            clock=app.clock(),
+        )
 
     def action_filter(self) -> None:
         """Show the filter field and type into it."""
@@ -651,6 +688,8 @@ class MainScreen(Screen[None]):
         if action == "rescan":
             # One scan at a time: escape stops the running one first.
             return not self.certdeck.scanning
+        if action == "cancel_revocation":
+            return self.checking_revocation and not self.certdeck.scanning
         if action == "back":
             return self.active_tab in ("details", "settings")
         if action == "clear_filter":
@@ -693,6 +732,106 @@ class MainScreen(Screen[None]):
     def action_cancel_scan(self) -> None:
         """Stop the running scan."""
         self.certdeck.cancel_scan()
+
+    @property
+    def checking_revocation(self) -> bool:
+        """Whether a revocation check is running."""
+        worker = self._revocation
+        return worker is not None and not worker.is_finished
+
+    def revocation_targets(self) -> tuple[list[CertificateRecord], str]:
+        """What ``R`` checks, and those certificates in words: the marked ones if any, else
+        the required ones in the scope, else every certificate in the scope."""
+        app = self.certdeck
+        catalog = app.catalog
+        if app.marked:
+            records = [catalog.records[s] for s in sorted(app.marked) if s in catalog.records]
+            return records, f"the {_certificates(len(records), 'marked')}"
+        rows = catalog.required(self.scope, self.sort_key, self.sort_reverse)
+        if rows:
+            return [r.record for r in rows], f"the {_certificates(len(rows), 'required')}"
+        rows = catalog.sorted(self.scope, self.sort_key, self.sort_reverse)
+        words = f"all {_certificates(len(rows))}"
+        if self.scope.kind is not ScopeKind.ALL:
+            words += f" in {visible(self.scope.label)}"
+        return [r.record for r in rows], words
+
+    def action_check_revocation(self) -> None:
+        """Check the CRLs and OCSP responders of the marked or required certificates."""
+        app = self.certdeck
+        if self.checking_revocation:
+            self.notify(
+                "A revocation check is still running; its results show when it ends "
+                "(escape stops it).",
+                title="Revocation",
+                markup=False,
+            )
+            return
+        if app.scanning:
+            self.notify(
+                "The scan is still running; check revocation once it has finished.",
+                title="Revocation",
+                markup=False,
+            )
+            return
+        records, words = self.revocation_targets()
+        if not records:
+            self.notify("There is no certificate here to check.", title="Revocation", markup=False)
+            return
+        self._revocation_count = len(records)
+        self.notify(
+            f"Checking revocation of {words}: this connects to the CRL and OCSP servers named "
+            f"in them (for at most {app.revocation_time_limit:g} s; escape stops it).",
+            title="Revocation check",
+            markup=False,
+        )
+        self._revocation = self._check_revocation(records)
+        self._update_status()
+
+    def action_cancel_revocation(self) -> None:
+        """Stop the running revocation check."""
+        if self._revocation is not None:
+            self._revocation.cancel()
+
+    @work(exclusive=True, group="revocation", exit_on_error=False, description="revocation check")
+    async def _check_revocation(self, records: list[CertificateRecord]) -> None:
+        """Ask the CRL and OCSP servers, then show the results in the tables and details."""
+        from core.revocation import check_revocation, read_crl_files
+
+        app = self.certdeck
+        inventory = app.catalog.inventory(app.root, app.now)
+        try:
+            local, unusable = await asyncio.to_thread(read_crl_files, inventory.crl_files)
+            report = await check_revocation(
+                records,
+                now=app.clock(),
+                local_crls=local,
+                issuers=inventory.certificates,
+                fetch=app.revocation_fetch,
+                request_timeout=app.revocation_timeout,
+                time_limit=app.revocation_time_limit,
+            )
+        except asyncio.CancelledError:
+            self.notify(
+                "The revocation check was stopped; nothing changed.",
+                title="Revocation check",
+                markup=False,
+            )
+            raise
+        if unusable:
+            report = replace(report, unreadable=(*report.unreadable, *unusable))
+        app.catalog.apply_revocation(report)
+        self.refresh_views()
+        if self.active_tab == "details":
+            self._show_details()
+        summary, severity = revocation_summary(report)
+        self.notify(
+            summary[0].upper() + summary[1:] + ".",
+            title="Revocation checked",
+            severity=severity,
+            timeout=10,
+            markup=False,
+        )
 
     def action_unreadable(self) -> None:
         """The files that could not be read, with reasons."""
@@ -976,8 +1115,10 @@ class MainScreen(Screen[None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Wizards and pickers of this screen that fail unexpectedly say so."""
+        worker = event.worker
+        if worker.group == "revocation" and worker.is_finished:
+            self._update_status()
         if event.state is WorkerState.ERROR:
-            worker = event.worker
             self.certdeck.report_failure(worker.description or "work", worker.error)
 
     @work(exclusive=True, group="scope-picker", exit_on_error=False, description="scope picker")

@@ -44,6 +44,12 @@ _SEVERITY_CLASS: dict[Severity | None, str] = {
 
 _MARK = "●"
 
+_REVOCATION_CLASS: dict[str, str] = {
+    "revoked": "cert-table--error",
+    "unknown": "cert-table--warning",
+    "unreachable": "cert-table--warning",
+}
+
 
 def _fit(text: str, width: int, *, keep_end: bool = False) -> str:
     """Exactly ``width`` cells: padded, or cut with an ellipsis.
@@ -465,13 +471,17 @@ class CertTable(ScrollView, can_focus=True):
         styles: list[Style] = []
         # Not ▲/▼: ▲ is the warning symbol.
         arrow = "↓" if self.sort_reverse else "↑"
-        for column in COLUMNS:
-            if column.sort is not None and column.sort == self.sort_key:
-                title = column.title.strip() or "!"
+        for column, width in zip(COLUMNS, self._widths, strict=True):
+            sorted_here = column.sort is not None and column.sort == self.sort_key
+            title = column.title
+            if column.short and cell_len(title) + sorted_here > width:
+                title = column.short
+            if sorted_here:
+                title = title.strip() or "!"
                 texts.append(f"{title}{arrow}" if column.key != "status" else arrow)
                 styles.append(sorted_style)
             else:
-                texts.append(column.title)
+                texts.append(title)
                 styles.append(header)
         return Strip(self._cells(texts, styles))
 
@@ -494,9 +504,14 @@ class CertTable(ScrollView, can_focus=True):
             row.type,
             row.used_by,
             row.location,
+            row.revocation,
             row.findings,
         ]
-        styles = [mark, status, style, style, style, style, style, style, style]
+        revocation = style
+        revocation_class = _REVOCATION_CLASS.get(row.record.revocation)
+        if revocation_class is not None:
+            revocation = style + self.get_component_rich_style(revocation_class, partial=True)
+        styles = [mark, status, style, style, style, style, style, style, revocation, style]
         return Strip(self._cells(texts, styles))
 
     def _empty_line(self, y: int, width: int, base: Style) -> Strip:

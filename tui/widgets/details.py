@@ -27,11 +27,15 @@ from textual.widgets import Static
 
 from core.findings import relative_time, sort_findings
 from core.model import CertificateRecord, Finding, Inventory, Severity
+from core.revocation import CertRevocation, SourceCheck
 from core.text import visible
 
 __all__ = ["DetailsView", "finding_advice", "pem"]
 
 HINT = "Highlight a certificate and press enter"
+NOT_CHECKED = (
+    "Not checked yet: press R to check the CRLs and OCSP responders (this connects to them)."
+)
 
 SYMBOLS: dict[Severity, str] = {
     Severity.ERROR: "✖",
@@ -163,6 +167,50 @@ def _date(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _age(when: datetime, now: datetime) -> str:
+    """How long ago something happened: ``just now`` within a minute (or in the future)."""
+    if (now - when).total_seconds() < 60:
+        return "just now"
+    return relative_time(when, now)
+
+
+_STATUS_SEVERITY: dict[str, Severity | None] = {
+    "good": None,
+    "revoked": Severity.ERROR,
+    "unknown": Severity.WARNING,
+    "unreachable": Severity.WARNING,
+}
+
+_STATUS_WORDS: dict[str, str] = {
+    "good": "good",
+    "revoked": "REVOKED",
+    "unknown": "unknown",
+    "unreachable": "unreachable",
+    "no_sources": "no revocation information",
+    "skipped": "not checked",
+}
+
+_STATUS_NOTES: dict[str, str] = {
+    "good": "not revoked according to its CRL or OCSP responder",
+    "unknown": "no source says good or revoked (an unknown serial, or an out-of-date CRL)",
+    "unreachable": "no CRL or OCSP responder gave a usable answer",
+    "no_sources": "the certificate names no CRL or OCSP responder",
+    "skipped": "trust anchors and self-signed certificates have no issuer that could revoke them",
+}
+
+_KIND_WORDS: dict[str, str] = {
+    "crl": "CRL",
+    "ocsp": "OCSP",
+    "ca_issuers": "CA issuer",
+    "crl-file": "CRL file",
+}
+
+_VERDICT_WORDS: dict[str, str] = {
+    "not_checked": "not checked",
+    "not_needed": "not needed",
+}
+
+
 def _yes(flag: bool) -> str:
     return "yes" if flag else "no"
 
@@ -217,17 +265,22 @@ class _Builder:
         index: Mapping[str, CertificateRecord],
         now: datetime,
         palette: _Palette,
+        revocation: CertRevocation | None = None,
+        clock: datetime | None = None,
     ) -> None:
         self.record = record
         self.index = index
         self.now = now
         self.p = palette
+        self.revocation = revocation
+        self.clock = clock or now
         self.parts: list[RenderableType] = []
 
     def build(self) -> Group:
         self.title()
         self.summary()
         self.findings()
+        self.revocation_section()
         self.chain()
         self.used_by()
         self.locations()
@@ -332,6 +385,96 @@ class _Builder:
         body.append("\n")
         body.append(finding_advice(finding.code), style=self.p.muted)
         return symbol, body
+
+    def revocation_section(self) -> None:
+        self.section("Revocation")
+        result = self.revocation
+        status = self.record.revocation
+        if result is None:
+            if status:
+                # Set by the scan from the CRL files on this machine, without the network.
+                self.parts.append(self.grid([("Status", self.revocation_status(status, None))]))
+                self.parts.append(
+                    self.note(
+                        "From the CRL files on this machine. Press R to check the CRLs and "
+                        "OCSP responders online (this connects to them)."
+                    )
+                )
+                return
+            self.parts.append(self.note(NOT_CHECKED))
+            return
+        checked = _text(_date(result.checked_at))
+        checked.append(f"  ({_age(result.checked_at, self.clock)})", self.p.muted)
+        rows: list[tuple[str, Text | str]] = [
+            ("Status", self.revocation_status(result.status, result)),
+            ("Checked", checked),
+        ]
+        if result.issuer:
+            issuer = self.index.get(result.issuer)
+            name = issuer.cert.display_name if issuer is not None else result.issuer
+            rows.append(("Verified with", _text(name)))
+        self.parts.append(self.grid(rows))
+        if result.sources:
+            self.parts.append(self.sources_table(result.sources))
+
+    def revocation_status(self, status: str, result: CertRevocation | None) -> Text:
+        """``✖ REVOKED: revoked on … (reason)``, ``✔ good: not revoked according to …``."""
+        if status in _STATUS_SEVERITY:
+            severity = _STATUS_SEVERITY[status]
+            symbol = OK_SYMBOL if severity is None else SYMBOLS[severity]
+            style = self.p.status(severity)
+        else:
+            symbol, style = "•", self.p.muted
+        line = _piece(f"{symbol} {_STATUS_WORDS.get(status, visible(status))}", style)
+        revoked = None
+        if result is not None:
+            revoked = next((s for s in result.sources if s.verdict == "revoked"), None)
+        if revoked is not None and revoked.detail:
+            line.append_text(_text(f": {revoked.detail}", style))
+        elif status in _STATUS_NOTES:
+            line.append_text(_text(f": {_STATUS_NOTES[status]}", self.p.muted))
+        return line
+
+    def sources_table(self, sources: Iterable[SourceCheck]) -> Table:
+        table = Table(
+            box=None,
+            padding=(0, 1),
+            pad_edge=False,
+            show_edge=False,
+            header_style=self.p.label,
+            expand=False,
+        )
+        table.add_column("Source", no_wrap=True)
+        table.add_column("URL or file", overflow="fold", ratio=1)
+        table.add_column("Verdict", no_wrap=True)
+        table.add_column("HTTP", no_wrap=True, justify="right")
+        table.add_column("Time", no_wrap=True, justify="right")
+        for source in sources:
+            where = _text(source.location)
+            explanation = source.explanation
+            if explanation:
+                where.append("\n")
+                where.append_text(_text(explanation, self.p.muted))
+            verdict = _VERDICT_WORDS.get(source.verdict, visible(source.verdict))
+            http = str(source.http_status) if source.http_status is not None else ""
+            latency = f"{source.latency_ms} ms" if source.latency_ms is not None else ""
+            table.add_row(
+                _KIND_WORDS.get(source.kind, visible(source.kind)),
+                where,
+                Text(verdict, style=self.verdict_style(source.verdict)),
+                http,
+                latency,
+            )
+        return table
+
+    def verdict_style(self, verdict: str) -> Style:
+        if verdict == "revoked":
+            return self.p.severity[Severity.ERROR]
+        if verdict == "good":
+            return self.p.ok
+        if verdict in ("unknown", "stale", "invalid", "failed"):
+            return self.p.severity[Severity.WARNING]
+        return self.p.muted
 
     def link_label(self, sha256: str) -> Text:
         known = self.index.get(sha256)
@@ -562,6 +705,8 @@ class DetailsView(VerticalScroll):
         self._inventory: Inventory | None = None
         self._index: Mapping[str, CertificateRecord] = {}
         self._now: datetime | None = None
+        self._revocation: CertRevocation | None = None
+        self._clock: datetime | None = None
 
     @property
     def record(self) -> CertificateRecord | None:
@@ -580,13 +725,29 @@ class DetailsView(VerticalScroll):
         self._refresh_body()
 
     def show(
-        self, record: CertificateRecord | None, inventory: Inventory | None, now: datetime
+        self,
+        record: CertificateRecord | None,
+        inventory: Inventory | None,
+        now: datetime,
+        *,
+        revocation: CertRevocation | None = None,
+        clock: datetime | None = None,
     ) -> None:
-        """Show a certificate's details, or the hint when ``record`` is ``None``."""
+        """Show a certificate's details, or the hint when ``record`` is ``None``.
+
+        Args:
+            record: The certificate.
+            inventory: The inventory it belongs to (for the chain's links).
+            now: The evaluation time.
+            revocation: The certificate's last online revocation check, if any.
+            clock: The time the check's age is measured against (default ``now``).
+        """
         same = (
             record is not None and self._record is not None and record.sha256 == self._record.sha256
         )
         self._record = record
+        self._revocation = revocation if record is not None else None
+        self._clock = clock
         if inventory is not self._inventory:
             # Built once per scan, not per shown certificate: inventories can be large.
             self._index = inventory.by_sha256() if inventory is not None else {}
@@ -607,7 +768,14 @@ class DetailsView(VerticalScroll):
             return
         body.remove_class("-empty")
         styles = {name: self.get_component_rich_style(name) for name in self.COMPONENT_CLASSES}
-        builder = _Builder(self._record, self._index, self._now, _Palette(styles))
+        builder = _Builder(
+            self._record,
+            self._index,
+            self._now,
+            _Palette(styles),
+            self._revocation,
+            self._clock,
+        )
         body.update(builder.build())
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
