@@ -56,7 +56,7 @@ from cryptography.x509.oid import (
 
 from core import __version__
 from core.findings import SEVERITY, relative_time, sort_findings
-from core.model import CertificateRecord, CrlFile, Finding, Unreadable
+from core.model import CertificateRecord, CrlFile, Finding, Inventory, Unreadable
 from core.parse import signed_by
 from core.report import iso
 from core.text import visible
@@ -78,6 +78,7 @@ __all__ = [
     "Status",
     "UrlFetch",
     "Verdict",
+    "apply_local_crls",
     "check_revocation",
     "http_fetch",
     "local_crl_checks",
@@ -128,6 +129,8 @@ _SKEW = timedelta(minutes=5)  # clocks of responders and of this machine differ 
 _CHUNK = 65536
 _KIND_ORDER: dict[str, int] = {"crl-file": 0, "crl": 1, "ocsp": 2, "ca_issuers": 3}
 _REVOCATION_KINDS = frozenset({"crl", "ocsp", "crl-file"})
+_ANSWERS = frozenset({"good", "revoked", "unknown", "stale"})
+"""Verdicts that say something about the certificate (the others: no usable answer)."""
 _PEM_CRL = re.compile(rb"-----BEGIN X509 CRL-----.+?-----END X509 CRL-----", re.DOTALL)
 _NOT_SUPPORTED_NAME = "not checked: only URL distribution points are supported"
 _BAD_REDIRECT = "the redirect was not followed (too many, or not to an http or https URL)"
@@ -1154,10 +1157,12 @@ def local_crl_checks(
     uses: list[_LocalUse] = []
     for plan in plans:
         mine = _local_checks(plan.local, plan.sha256, plan.cert, plan.issuer, judge)
-        if mine:
+        # A CRL that cannot be verified for a certificate says nothing about it: without a
+        # network there is no other source, so the certificate stays unchecked.
+        if any(check.verdict in _ANSWERS for _, _, check in mine):
             sources = [check for _, _, check in mine]
             results.append(_result(plan.sha256, now, sources, plan.issuer, online=False))
-            uses += mine
+        uses += mine
     return RevocationReport(
         checked_at=now,
         results=tuple(sorted(results, key=lambda r: r.sha256)),
@@ -1586,6 +1591,28 @@ def read_crl_files(
             continue
         read.append((crl.path, data))
     return read, failed
+
+
+def apply_local_crls(inventory: Inventory) -> Inventory:
+    """The inventory with the verdicts of the CRL files the scan found (no network).
+
+    The certificates a verified CRL covers get its ``revoked`` or ``crl_stale`` findings and
+    a revocation status; CRL files that cannot be read or parsed join the unreadable files.
+    Blocking (reads the files): run it in a thread.
+    """
+    if not inventory.crl_files:
+        return inventory
+    crls, failed = read_crl_files(inventory.crl_files)
+    report = local_crl_checks(inventory.certificates, crls, now=inventory.evaluated_at)
+    results = report.by_sha256()
+    certificates = tuple(
+        with_revocation_findings(r, results[r.sha256]) if r.sha256 in results else r
+        for r in inventory.certificates
+    )
+    known = {(u.path, u.reason) for u in inventory.unreadable}
+    extra = [u for u in (*failed, *report.unreadable) if (u.path, u.reason) not in known]
+    unreadable = tuple(sorted((*inventory.unreadable, *extra), key=lambda u: (u.path, u.reason)))
+    return replace(inventory, certificates=certificates, unreadable=unreadable)
 
 
 # -- using the results -------------------------------------------------------------------
