@@ -12,7 +12,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeAlias
 
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate
@@ -23,6 +23,7 @@ __all__ = [
     "clear_memos",
     "format_name",
     "read_certificate",
+    "read_fields",
     "read_spki",
 ]
 
@@ -87,15 +88,24 @@ def _children(buf: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
     return out
 
 
+# Memos keyed by raw DER: certificates from one issuer or one template repeat most of their
+# bytes (issuer, name parts, algorithms, the usual extensions), so each distinct piece is
+# decoded once per process.
 _OID_MEMO: dict[bytes, str] = {}
 _NAME_MEMO: dict[bytes, tuple[str, str]] = {}
+_RDN_MEMO: dict[bytes, tuple[str, str]] = {}
+_ALG_MEMO: dict[bytes, tuple[str, str, str | None]] = {}
+_EXT_MEMO: dict[bytes, Any] = {}
 _MEMO_LIMIT = 50_000
 
 
 def clear_memos() -> None:
-    """Forget the memoised OIDs, names and key algorithms."""
+    """Forget the memoised OIDs, names, algorithms, extensions and key algorithms."""
     _OID_MEMO.clear()
     _NAME_MEMO.clear()
+    _RDN_MEMO.clear()
+    _ALG_MEMO.clear()
+    _EXT_MEMO.clear()
     _SPKI_MEMO.clear()
 
 
@@ -204,20 +214,53 @@ def _format_name(raw: bytes) -> tuple[str, str]:
     for set_tag, s_start, s_end in _children(raw, start, end):
         if set_tag != 0x31:
             raise DerError("name is not a sequence of sets")
-        parts = []
-        for _, a_start, a_end in _children(raw, s_start, s_end):
-            (_, o_start, o_end), (v_tag, v_start, v_end) = _children(raw, a_start, a_end)[:2]
-            oid = _oid(raw[o_start:o_end])
-            value = _decode_value(raw, v_tag, v_start, v_end)
-            label = NAME_OIDS.get(oid, oid)
-            if value is None:
-                parts.append(f"{label}=#{raw[v_start:v_end].hex()}")
-            else:
-                parts.append(f"{label}={_escape(value)}")
-                if oid == "2.5.4.3" and not cn:
-                    cn = value
-        rdns.append("+".join(parts))
-    return ",".join(reversed(rdns)), cn
+        key = raw[s_start:s_end]
+        memo = _RDN_MEMO.get(key)
+        if memo is None:
+            memo = _format_rdn(raw, s_start, s_end)
+            if len(_RDN_MEMO) >= _MEMO_LIMIT:
+                _RDN_MEMO.clear()
+            _RDN_MEMO[key] = memo
+        rdns.append(memo[0])
+        if not cn:
+            cn = memo[1]
+    rdns.reverse()
+    return ",".join(rdns), cn
+
+
+def _format_rdn(raw: bytes, start: int, end: int) -> tuple[str, str]:
+    """(text, first non-empty common name or "") of one RelativeDistinguishedName."""
+    # The usual RDN, one short attribute: SEQUENCE { OID, string } filling the SET.
+    if end - start < 0x80 and raw[start] == 0x30 and start + 2 + raw[start + 1] == end:
+        o = start + 2
+        if raw[o] == 0x06 and raw[o + 1] < 0x80:
+            v = o + 2 + raw[o + 1]
+            if (
+                v + 2 <= end
+                and raw[v] & 0x1F != 0x1F  # not a multi-byte tag
+                and raw[v + 1] < 0x80
+                and v + 2 + raw[v + 1] == end
+            ):
+                oid = _oid(raw[o + 2 : v])
+                value = _decode_value(raw, raw[v], v + 2, end)
+                label = NAME_OIDS.get(oid, oid)
+                if value is None:
+                    return f"{label}=#{raw[v + 2 : end].hex()}", ""
+                return f"{label}={_escape(value)}", value if oid == "2.5.4.3" else ""
+    parts = []
+    cn = ""
+    for _, a_start, a_end in _children(raw, start, end):
+        (_, o_start, o_end), (v_tag, v_start, v_end) = _children(raw, a_start, a_end)[:2]
+        oid = _oid(raw[o_start:o_end])
+        value = _decode_value(raw, v_tag, v_start, v_end)
+        label = NAME_OIDS.get(oid, oid)
+        if value is None:
+            parts.append(f"{label}=#{raw[v_start:v_end].hex()}")
+        else:
+            parts.append(f"{label}={_escape(value)}")
+            if oid == "2.5.4.3" and not cn:
+                cn = value
+    return "+".join(parts), cn
 
 
 SIGNATURE_OIDS: dict[str, tuple[str, str | None]] = {
@@ -389,7 +432,7 @@ def _general_names(buf: bytes, start: int, end: int) -> list[str]:
         value = buf[v_start:v_end]
         kind = tag & 0x1F
         if kind == 2:
-            out.append("DNS:" + value.decode("utf-8", errors="replace"))
+            out.append("DNS:" + value.decode("utf-8", "replace"))
         elif kind == 7:
             if len(value) in (4, 16):
                 out.append(f"IP:{ipaddress.ip_address(value)}")
@@ -414,41 +457,81 @@ def _general_names(buf: bytes, start: int, end: int) -> list[str]:
 def read_certificate(der: bytes, cert: Certificate | None = None) -> CertFields:
     """Read the inventory's fields from a certificate already accepted by cryptography.
 
+    cryptography checks the structure on loading (every TLV, the extensions' OID, critical
+    flag and OCTET STRING), so only the extensions' contents can still be malformed here.
     With ``cert`` (the same certificate loaded by cryptography) the validity dates come
     from it: cryptography decodes them in Rust, faster than Python here.
     """
-    _, c_start, _ = _tlv(der, 0)
-    _, t_start, t_end = _tlv(der, c_start)
+    return CertFields._make(read_fields(der, cert))
+
+
+_Fields: TypeAlias = tuple[
+    str,
+    str,
+    str,
+    str | None,
+    bytes,
+    bytes,
+    datetime,
+    datetime,
+    bytes,
+    str,
+    int,
+    str | None,
+    tuple[str, ...],
+    bool,
+    int | None,
+    tuple[str, ...],
+    tuple[str, ...],
+    str | None,
+    str | None,
+]
+
+
+def read_fields(der: bytes, cert: Certificate | None = None) -> _Fields:
+    """:func:`read_certificate` as a plain tuple, in :class:`CertFields` order (faster to
+    make and to unpack, for the scan's hot path)."""
+    # Certificate and TBSCertificate headers: almost always a two-byte length (82 xx xx).
+    if der[1] == 0x82 and der[5] == 0x82:
+        t_start = 8
+        t_end = 8 + (der[6] << 8 | der[7])
+    else:
+        _, c_start, _ = _tlv(der, 0)
+        _, t_start, t_end = _tlv(der, c_start)
     fields = _children(der, t_start, t_end)
     i = 1 if fields[0][0] == 0xA0 else 0
     _, s_start, s_end = fields[i]
-    serial_bytes = der[s_start:s_end]
-    serial = format(int.from_bytes(serial_bytes, "big", signed=True), "x")
-    if len(serial) % 2:
-        serial = "0" + serial
-    # The signature algorithm outside the TBSCertificate is the one that signed it.
-    _, a_start, a_end = _tlv(der, t_end)
-    alg = _children(der, a_start, a_end)
-    sig_oid = _oid(der[alg[0][1] : alg[0][2]])
-    sig_name, sig_hash = SIGNATURE_OIDS.get(sig_oid, (sig_oid, None))
-    if sig_oid == "1.2.840.113549.1.1.10" and len(alg) > 1:
-        sig_hash = _pss_hash(der, alg[1][1], alg[1][2])
-    issuer_t = fields[i + 2]
-    issuer_der = der[fields[i + 1][2] : issuer_t[2]]  # a TLV starts where the last ended
+    if s_end > s_start and der[s_start] < 0x80:
+        serial = der[s_start:s_end].lstrip(b"\0").hex() or "00"
+    else:  # negative (RFC 5280 forbids it, some certificates have one) or empty
+        serial = format(int.from_bytes(der[s_start:s_end], "big", signed=True), "x")
+        if len(serial) % 2:
+            serial = "0" + serial
+    # The signature algorithm outside the TBSCertificate is the one that signed it; its
+    # encoding is short (below 128 bytes) unless it carries RSASSA-PSS parameters.
+    length = der[t_end + 1]
+    a_end = t_end + 2 + length if length < 0x80 else _tlv(der, t_end)[2]
+    alg_raw = der[t_end:a_end]
+    sig = _ALG_MEMO.get(alg_raw)
+    if sig is None:
+        _tlv(der, t_end)  # the same errors as before for a truncated encoding
+        sig = _signature_algorithm(alg_raw)
+        if len(_ALG_MEMO) < 1000:
+            _ALG_MEMO[alg_raw] = sig
+    issuer_end = fields[i + 2][2]
+    validity_end = fields[i + 3][2]
+    subject_end = fields[i + 4][2]
     if cert is not None:
         not_before = cert.not_valid_before_utc
         not_after = cert.not_valid_after_utc
     else:
-        validity = _children(der, fields[i + 3][1], fields[i + 3][2])
+        validity = _children(der, fields[i + 3][1], validity_end)
         not_before = _time(der, *validity[0])
         not_after = _time(der, *validity[1])
-    subject_t = fields[i + 4]
-    subject_der = der[fields[i + 3][2] : subject_t[2]]
-    spki_t = fields[i + 5]
-    spki_der = der[subject_t[2] : spki_t[2]]
+    spki_der = der[subject_end : fields[i + 5][2]]
     key_type, key_bits, curve = read_spki(spki_der)
 
-    names: list[str] = []
+    names: tuple[str, ...] = ()
     is_ca = False
     path_length: int | None = None
     key_usage: tuple[str, ...] = ()
@@ -460,64 +543,130 @@ def read_certificate(der: bytes, cert: Certificate | None = None) -> CertFields:
             continue
         _, l_start, l_end = _tlv(der, e_start)
         for _, x_start, x_end in _children(der, l_start, l_end):
-            parts = _children(der, x_start, x_end)
-            oid = _oid(der[parts[0][1] : parts[0][2]])
-            v_start = parts[-1][1]
-            if oid == "2.5.29.17":
-                _, g_start, g_end = _tlv(der, v_start)
-                names = _general_names(der, g_start, g_end)
-            elif oid == "2.5.29.19":
-                _, b_start, b_end = _tlv(der, v_start)
-                for b_tag, bv_start, bv_end in _children(der, b_start, b_end):
-                    if b_tag == 0x01:
-                        is_ca = der[bv_start] != 0
-                    elif b_tag == 0x02:
-                        path_length = int.from_bytes(der[bv_start:bv_end], "big")
-            elif oid == "2.5.29.15":
-                _, k_start, k_end = _tlv(der, v_start)
-                bits = der[k_start + 1 : k_end]
-                value = int.from_bytes(bits, "big") if bits else 0
-                width = len(bits) * 8
-                key_usage = tuple(
-                    name
-                    for n, name in enumerate(_KEY_USAGE_BITS)
-                    if n < width and value >> (width - 1 - n) & 1
-                )
-            elif oid == "2.5.29.37":
-                _, u_start, u_end = _tlv(der, v_start)
-                eku = tuple(
-                    EKU_NAMES.get(o, o)
-                    for o in (_oid(der[a:b]) for _, a, b in _children(der, u_start, u_end))
-                )
-            elif oid == "2.5.29.14":
-                _, k_start, k_end = _tlv(der, v_start)
+            # Extension ::= SEQUENCE { OID, critical BOOLEAN DEFAULT FALSE, OCTET STRING }.
+            # The inventory reads only id-ce extensions (2.5.29.x, OID bytes 55 1d x).
+            if der[x_start + 1] != 3 or der[x_start + 2 : x_start + 4] != b"\x55\x1d":
+                continue
+            kind = der[x_start + 4]
+            if kind not in _CE_KINDS:
+                continue
+            v_pos = x_start + 5
+            if der[v_pos] == 0x01:  # critical: BOOLEAN TRUE, always three bytes in DER
+                v_pos += 3
+            if kind == _CE_SAN:
+                # OCTET STRING { GeneralNames SEQUENCE }, both with short lengths mostly.
+                if der[v_pos + 1] < 0x80 and der[v_pos + 2] == 0x30 and der[v_pos + 3] < 0x80:
+                    g_start = v_pos + 4
+                    g_end = g_start + der[v_pos + 3]
+                else:
+                    _, o_start, _ = _tlv(der, v_pos)
+                    _, g_start, g_end = _tlv(der, o_start)
+                names = tuple(_general_names(der, g_start, g_end))
+                continue
+            if kind == _CE_SKI:
+                _, o_start, _ = _tlv(der, v_pos)
+                _, k_start, k_end = _tlv(der, o_start)
                 ski = der[k_start:k_end].hex()
-            elif oid == "2.5.29.35":
-                _, k_start, k_end = _tlv(der, v_start)
-                for k_tag, kv_start, kv_end in _children(der, k_start, k_end):
-                    if k_tag == 0x80:
-                        aki = der[kv_start:kv_end].hex()
-    return CertFields(
-        serial=serial,
-        signature_oid=sig_oid,
-        signature_algorithm=sig_name,
-        signature_hash=sig_hash,
-        issuer_der=issuer_der,
-        subject_der=subject_der,
-        not_before=not_before,
-        not_after=not_after,
-        spki_der=spki_der,
-        key_type=key_type,
-        key_bits=key_bits,
-        curve=curve,
-        names=tuple(names),
-        is_ca=is_ca,
-        path_length=path_length,
-        key_usage=key_usage,
-        extended_key_usage=eku,
-        subject_key_id=ski,
-        authority_key_id=aki,
+                continue
+            raw = der[x_start:x_end]
+            value = _EXT_MEMO.get(raw)
+            if value is None:
+                _, o_start, _ = _tlv(der, v_pos)
+                value = _shared_extension(kind, der, o_start)
+                if len(_EXT_MEMO) >= _MEMO_LIMIT:
+                    _EXT_MEMO.clear()
+                _EXT_MEMO[raw] = value
+            if kind == _CE_BC:
+                ca, limit = value
+                if ca is not None:
+                    is_ca = ca
+                if limit is not None:
+                    path_length = limit
+            elif kind == _CE_KU:
+                key_usage = value
+            elif kind == _CE_EKU:
+                eku = value
+            elif value:
+                aki = value
+    return (
+        serial,
+        sig[0],
+        sig[1],
+        sig[2],
+        der[fields[i + 1][2] : issuer_end],  # a TLV starts where the last one ended
+        der[validity_end:subject_end],
+        not_before,
+        not_after,
+        spki_der,
+        key_type,
+        key_bits,
+        curve,
+        names,
+        is_ca,
+        path_length,
+        key_usage,
+        eku,
+        ski,
+        aki,
     )
+
+
+def _signature_algorithm(raw: bytes) -> tuple[str, str, str | None]:
+    """(OID, name, hash) of a signature AlgorithmIdentifier."""
+    _, a_start, a_end = _tlv(raw, 0)
+    alg = _children(raw, a_start, a_end)
+    sig_oid = _oid(raw[alg[0][1] : alg[0][2]])
+    sig_name, sig_hash = SIGNATURE_OIDS.get(sig_oid, (sig_oid, None))
+    if sig_oid == "1.2.840.113549.1.1.10" and len(alg) > 1:
+        sig_hash = _pss_hash(raw, alg[1][1], alg[1][2])
+    return sig_oid, sig_name, sig_hash
+
+
+# The last byte of the id-ce OIDs the inventory reads (2.5.29.x).
+_CE_SKI = 14
+_CE_KU = 15
+_CE_SAN = 17
+_CE_BC = 19
+_CE_AKI = 35
+_CE_EKU = 37
+_CE_KINDS = frozenset((_CE_SKI, _CE_KU, _CE_SAN, _CE_BC, _CE_AKI, _CE_EKU))
+
+
+def _shared_extension(kind: int, der: bytes, start: int) -> Any:
+    """The value of an extension that repeats across certificates (one template, one
+    issuer): basic constraints, key usage, extended key usage, authority key identifier.
+
+    ``start`` is where the extension's value (inside its OCTET STRING) starts.
+    """
+    _, v_start, v_end = _tlv(der, start)
+    if kind == _CE_BC:
+        ca: bool | None = None
+        length: int | None = None
+        for b_tag, bv_start, bv_end in _children(der, v_start, v_end):
+            if b_tag == 0x01:
+                ca = der[bv_start] != 0
+            elif b_tag == 0x02:
+                length = int.from_bytes(der[bv_start:bv_end], "big")
+        return ca, length
+    if kind == _CE_KU:
+        bits = der[v_start + 1 : v_end]
+        number = int.from_bytes(bits, "big") if bits else 0
+        width = len(bits) * 8
+        return tuple(
+            name
+            for n, name in enumerate(_KEY_USAGE_BITS)
+            if n < width and number >> (width - 1 - n) & 1
+        )
+    if kind == _CE_EKU:
+        return tuple(
+            EKU_NAMES.get(o, o)
+            for o in (_oid(der[a:b]) for _, a, b in _children(der, v_start, v_end))
+        )
+    aki = ""
+    for k_tag, kv_start, kv_end in _children(der, v_start, v_end):
+        if k_tag == 0x80:
+            aki = der[kv_start:kv_end].hex()
+    return aki
 
 
 def _pss_hash(buf: bytes, start: int, end: int) -> str | None:

@@ -2,9 +2,10 @@
 
 :func:`parse_bytes` takes the bytes of one file and returns what is inside: certificates
 (PEM, DER, PKCS#7), private keys (PKCS#1, PKCS#8, SEC1, encrypted ones recorded as encrypted
-and never decrypted) and whether the file is a PKCS#12 container (locked until a password is
-supplied through :func:`open_pkcs12`).  Files that hold no certificate material are ignored;
-material that fails to parse comes back as a problem with a specific reason.
+and never decrypted), whether the file is a PKCS#12 container (locked until a password is
+supplied through :func:`open_pkcs12`) and whether it holds a certificate revocation list.
+Files that hold nothing of this are ignored; material that fails to parse comes back as a
+problem with a specific reason.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ __all__ = [
     "ParsedFile",
     "cert_facts",
     "clear_memos",
+    "error_reason",
     "open_pkcs12",
     "parse_bytes",
     "quiet_warnings",
@@ -84,11 +86,13 @@ class ParsedFile(NamedTuple):
     keys: tuple[FoundKey, ...] = ()
     pkcs12: bool = False
     problems: tuple[str, ...] = ()
+    crl: bool = False
+    """The file holds a certificate revocation list (recognised by its shape, not parsed)."""
 
     @property
     def relevant(self) -> bool:
         """Whether the file holds anything the inventory keeps or reports."""
-        return bool(self.certs or self.keys or self.pkcs12 or self.problems)
+        return bool(self.certs or self.keys or self.pkcs12 or self.problems or self.crl)
 
 
 _PEM_LABEL = re.compile(rb"[A-Z0-9 #]{1,64}")
@@ -106,13 +110,17 @@ def _pem_blocks(data: bytes) -> Iterator[tuple[int, bytes, bytes | None]]:
         label_start = pos + 11
         label_end = data.find(b"-----", label_start, label_start + 70)
         label = data[label_start:label_end] if label_end > 0 else b""
-        if label_end < 0 or not _PEM_LABEL.fullmatch(label):
+        if label_end < 0 or (label not in _KNOWN_LABELS and not _PEM_LABEL.fullmatch(label)):
             pos = data.find(b"-----BEGIN ", label_start)
             continue
         body_start = label_end + 5
         end = data.find(b"-----END " + label + b"-----", body_start)
-        following = data.find(b"-----BEGIN ", body_start)
-        if end < 0 or 0 <= following < end:
+        if end < 0:
+            yield pos, label, None
+            pos = data.find(b"-----BEGIN ", body_start)
+            continue
+        following = data.find(b"-----BEGIN ", body_start, end)
+        if following >= 0:
             yield pos, label, None
             pos = following
             continue
@@ -121,6 +129,7 @@ def _pem_blocks(data: bytes) -> Iterator[tuple[int, bytes, bytes | None]]:
 
 
 _CERT_LABELS = {b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE"}
+_CRL_LABEL = b"X509 CRL"
 _PKCS7_LABELS = {b"PKCS7", b"PKCS #7 SIGNED DATA", b"CMS"}
 _KEY_LABELS = {
     b"PRIVATE KEY": "pkcs8",
@@ -130,6 +139,7 @@ _KEY_LABELS = {
     b"ENCRYPTED PRIVATE KEY": "pkcs8-encrypted",
 }
 _RELEVANT_LABELS = _CERT_LABELS | _PKCS7_LABELS | set(_KEY_LABELS)
+_KNOWN_LABELS = _RELEVANT_LABELS | {_CRL_LABEL, b"CERTIFICATE REQUEST", b"PUBLIC KEY"}
 
 # A per-process memo: the same certificate is often stored in several files (the trust bundle
 # and its one-file-per-certificate copies), and its facts only depend on its bytes.
@@ -140,6 +150,7 @@ _MEMO_LIMIT = 200_000
 def clear_memos() -> None:
     """Forget every memoised certificate, name and key fact (as a new process would)."""
     _FACTS_MEMO.clear()
+    _KEY_FACTS.clear()
     _der.clear_memos()
 
 
@@ -151,47 +162,80 @@ def cert_facts(der: bytes, cert: x509.Certificate | None = None) -> CertFacts:
         return memo
     if cert is None:
         cert = _load_der(der)
-    f = _der.read_certificate(der, cert)
-    subject, cn = _der.format_name(f.subject_der)
-    issuer = subject if f.issuer_der == f.subject_der else _der.format_name(f.issuer_der)[0]
-    self_issued = f.issuer_der == f.subject_der
+    return _new_facts(der, digest, cert)
+
+
+def _new_facts(der: bytes, digest: bytes, cert: x509.Certificate) -> CertFacts:
+    (
+        serial,
+        _,
+        signature_algorithm,
+        signature_hash,
+        issuer_der,
+        subject_der,
+        not_before,
+        not_after,
+        spki_der,
+        key_type,
+        key_bits,
+        curve,
+        names,
+        is_ca,
+        path_length,
+        key_usage,
+        extended_key_usage,
+        subject_key_id,
+        authority_key_id,
+    ) = _der.read_fields(der, cert)
+    subject, cn = _der.format_name(subject_der)
+    self_issued = issuer_der == subject_der
+    issuer = subject if self_issued else _der.format_name(issuer_der)[0]
     self_signed = False
     if self_issued:
         try:
             self_signed = signed_by(cert, cert.public_key())
         except Exception:  # a key type cryptography cannot use (GOST …): cannot tell
             self_signed = False
+    key = (key_type, key_bits, curve)
+    key_facts = _KEY_FACTS.get(key)
+    if key_facts is None:
+        key_facts = _KEY_FACTS[key] = KeyFacts(*key)
+    # Positional: this runs once per certificate and keywords cost twice as much.
     facts = CertFacts(
-        sha256=digest.hex(),
-        sha1=hashlib.sha1(der, usedforsecurity=False).hexdigest(),
-        der=der,
-        subject=subject,
-        issuer=issuer,
-        common_name=cn,
-        serial=f.serial,
-        not_before=f.not_before,
-        not_after=f.not_after,
-        names=f.names,
-        key=KeyFacts(f.key_type, f.key_bits, f.curve),
-        public_key_sha256=hashlib.sha256(f.spki_der).hexdigest(),
-        signature_algorithm=f.signature_algorithm,
-        signature_hash=f.signature_hash,
-        is_ca=f.is_ca,
-        path_length=f.path_length,
-        self_issued=self_issued,
-        self_signed=self_signed,
-        key_usage=f.key_usage,
-        extended_key_usage=f.extended_key_usage,
-        subject_key_id=f.subject_key_id,
-        authority_key_id=f.authority_key_id,
-        subject_der=f.subject_der,
-        issuer_der=f.issuer_der,
-        role=_role(f, self_issued),
+        digest.hex(),
+        hashlib.sha1(der, usedforsecurity=False).hexdigest(),
+        der,
+        subject,
+        issuer,
+        cn,
+        serial,
+        not_before,
+        not_after,
+        names,
+        key_facts,
+        hashlib.sha256(spki_der).hexdigest(),
+        signature_algorithm,
+        signature_hash,
+        is_ca,
+        path_length,
+        self_issued,
+        self_signed,
+        key_usage,
+        extended_key_usage,
+        subject_key_id,
+        authority_key_id,
+        subject_der,
+        issuer_der,
+        _role(is_ca, self_issued, extended_key_usage, names, key_usage),
     )
     if len(_FACTS_MEMO) >= _MEMO_LIMIT:
         _FACTS_MEMO.clear()
     _FACTS_MEMO[digest] = facts
     return facts
+
+
+_KEY_FACTS: dict[tuple[str, int, str | None], KeyFacts] = {}
+"""One :class:`KeyFacts` per distinct key kind, shared by the certificates that have it."""
 
 
 def signed_by(cert: x509.Certificate, issuer_key: PublicKeyTypes) -> bool:
@@ -226,10 +270,16 @@ def signed_by(cert: x509.Certificate, issuer_key: PublicKeyTypes) -> bool:
     return True
 
 
-def _role(f: _der.CertFields, self_issued: bool) -> str:
-    if f.is_ca:
+def _role(
+    is_ca: bool,
+    self_issued: bool,
+    extended_key_usage: tuple[str, ...],
+    names: tuple[str, ...],
+    key_usage: tuple[str, ...],
+) -> str:
+    if is_ca:
         return "root CA" if self_issued else "intermediate CA"
-    eku = set(f.extended_key_usage)
+    eku = set(extended_key_usage)
     if "serverAuth" in eku:
         return "TLS server"
     if "clientAuth" in eku:
@@ -242,9 +292,9 @@ def _role(f: _der.CertFields, self_issued: bool) -> str:
         return "OCSP responder"
     if "timeStamping" in eku:
         return "time stamping"
-    if not eku and any(n.startswith(("DNS:", "IP:")) for n in f.names):
+    if not eku and any(n.startswith(("DNS:", "IP:")) for n in names):
         return "TLS server"
-    if "keyCertSign" in f.key_usage:
+    if "keyCertSign" in key_usage:
         return "CA (no basic constraints)"
     return "end entity"
 
@@ -272,11 +322,15 @@ def _load_der(der: bytes) -> x509.Certificate:
 
 
 def _load_cert(der: bytes) -> tuple[CertFacts | None, str | None]:
+    digest = hashlib.sha256(der).digest()
+    memo = _FACTS_MEMO.get(digest)
+    if memo is not None:  # the same bytes were accepted before
+        return memo, None
     try:
-        cert = _load_der(der)
-        return cert_facts(der, cert), None
+        cert = x509.load_der_x509_certificate(der) if _QUIET else _load_der(der)
+        return _new_facts(der, digest, cert), None
     except Exception as exc:  # ValueError, InvalidVersion, DerError: all mean "not valid"
-        return None, _reason(exc)
+        return None, error_reason(exc)
 
 
 _ASN1_KINDS = {
@@ -293,7 +347,7 @@ _ASN1_KINDS = {
 _PARSE_ERROR = re.compile(r"ParseError \{ kind: (\w+).*?(?:location: \[([^\]]*)\])?")
 
 
-def _reason(exc: BaseException) -> str:
+def error_reason(exc: BaseException) -> str:
     """cryptography's error text, with its ASN.1 parse errors put into words."""
     text = (str(exc) or type(exc).__name__).replace("\n", " ")
     m = _PARSE_ERROR.search(text)
@@ -321,28 +375,49 @@ def _key_from_der(der: bytes, fmt: str) -> FoundKey:
     return FoundKey(fmt, False, hashlib.sha256(spki).hexdigest(), KeyFacts(kind, bits, curve))
 
 
+_BEGIN_CERT = b"-----BEGIN CERTIFICATE-----"
+_END_CERT = b"-----END CERTIFICATE-----"
+
+
 def _parse_pem(data: bytes) -> ParsedFile:
+    if data.startswith(_BEGIN_CERT) and data.count(b"-----BEGIN ") == 1:
+        # The most common file by far, one certificate alone: what the loop below would do.
+        end = data.find(_END_CERT, len(_BEGIN_CERT))
+        body = data[len(_BEGIN_CERT) : end]
+        if end > 0 and b":" not in body:
+            try:
+                der = binascii.a2b_base64(body)
+            except binascii.Error:
+                pass  # the loop below words the problem
+            else:
+                facts, error = _load_cert(der)
+                if facts is None:
+                    problem = (
+                        f"{_where(data, 0, b'CERTIFICATE')}: not a valid certificate ({error})"
+                    )
+                    return ParsedFile(problems=(problem,))
+                return ParsedFile((FoundCert(facts, 0, "pem"),))
     certs: list[FoundCert] = []
     keys: list[FoundKey] = []
     problems: list[str] = []
+    crl = False
     for start, label, block in _pem_blocks(data):
         if label not in _RELEVANT_LABELS:
+            if label == _CRL_LABEL and block is not None:
+                crl = True
             continue
         if block is None:
             problems.append(
-                f"{label.decode()} block at line {_line_of(data, start)} "
-                "has no matching END line (truncated file?)"
+                f"{_where(data, start, label)} has no matching END line (truncated file?)"
             )
             continue
         body = block
-        encrypted_header = b"Proc-Type:" in body and b"ENCRYPTED" in body
         if b":" in body:  # RFC 1421 headers (Proc-Type, DEK-Info) before the base64
             body = b"\n".join(line for line in body.splitlines() if b":" not in line)
-        where = f"{label.decode()} block at line {_line_of(data, start)}"
         try:
             der = binascii.a2b_base64(body)
         except binascii.Error as exc:
-            problems.append(f"{where}: invalid base64 ({exc})")
+            problems.append(f"{_where(data, start, label)}: invalid base64 ({exc})")
             continue
         if label in _CERT_LABELS:
             if label == b"TRUSTED CERTIFICATE":
@@ -351,18 +426,21 @@ def _parse_pem(data: bytes) -> ParsedFile:
                     der = der[: _der._tlv(der, 0)[2]]
             facts, error = _load_cert(der)
             if facts is None:
-                problems.append(f"{where}: not a valid certificate ({error})")
+                problems.append(f"{_where(data, start, label)}: not a valid certificate ({error})")
             else:
                 certs.append(FoundCert(facts, len(certs), "pem"))
         elif label in _PKCS7_LABELS:
             try:
                 found = _pkcs7(der)
-            except ValueError as exc:
-                problems.append(f"{where}: not a valid PKCS#7 bundle ({_reason(exc)})")
+            except Exception as exc:  # ValueError; UnsupportedAlgorithm for enveloped data
+                problems.append(
+                    f"{_where(data, start, label)}: not a valid PKCS#7 bundle ({error_reason(exc)})"
+                )
                 continue
             certs.extend(FoundCert(f, len(certs) + i, "pkcs7") for i, f in enumerate(found))
         else:
             fmt = _KEY_LABELS[label]
+            encrypted_header = b"Proc-Type:" in block and b"ENCRYPTED" in block
             if fmt == "pkcs8-encrypted" or encrypted_header:
                 keys.append(
                     FoundKey(fmt if fmt.endswith("encrypted") else f"{fmt}-encrypted", True, None)
@@ -371,10 +449,18 @@ def _parse_pem(data: bytes) -> ParsedFile:
             try:
                 keys.append(_key_from_der(der, fmt))
             except (ValueError, TypeError, binascii.Error) as exc:
-                problems.append(f"{where}: not a valid private key ({_reason(exc)})")
+                problems.append(
+                    f"{_where(data, start, label)}: not a valid private key ({error_reason(exc)})"
+                )
             except Exception as exc:  # cryptography's UnsupportedAlgorithm
-                problems.append(f"{where}: unsupported private key ({_reason(exc)})")
-    return ParsedFile(tuple(certs), tuple(keys), False, tuple(problems))
+                problems.append(
+                    f"{_where(data, start, label)}: unsupported private key ({error_reason(exc)})"
+                )
+    return ParsedFile(tuple(certs), tuple(keys), False, tuple(problems), crl)
+
+
+def _where(data: bytes, start: int, label: bytes) -> str:
+    return f"{label.decode()} block at line {_line_of(data, start)}"
 
 
 def _pkcs7(der: bytes) -> list[CertFacts]:
@@ -426,8 +512,8 @@ def _parse_der(data: bytes, suffix_hint: bool) -> ParsedFile:
     if _looks_like_pkcs7(data):
         try:
             found = _pkcs7(data)
-        except ValueError as exc:
-            return ParsedFile(problems=(f"not a valid PKCS#7 bundle ({_reason(exc)})",))
+        except Exception as exc:  # ValueError; UnsupportedAlgorithm
+            return ParsedFile(problems=(f"not a valid PKCS#7 bundle ({error_reason(exc)})",))
         return ParsedFile(certs=tuple(FoundCert(f, i, "pkcs7") for i, f in enumerate(found)))
     if _looks_like_pkcs12(data):
         return ParsedFile(pkcs12=True)
@@ -443,6 +529,8 @@ def _parse_der(data: bytes, suffix_hint: bool) -> ParsedFile:
     facts, error = _load_cert(data)
     if facts is not None:
         return ParsedFile(certs=(FoundCert(facts, 0, "der"),))
+    if _looks_like_crl(data):
+        return ParsedFile(crl=True)
     if _looks_like_certificate(data):
         return ParsedFile(problems=(f"not a valid certificate ({error})",))
     try:
@@ -472,6 +560,27 @@ def _looks_like_certificate(data: bytes) -> bool:
         return False
 
 
+def _looks_like_crl(data: bytes) -> bool:
+    """CertificateList ::= SEQUENCE { tbsCertList SEQUENCE { version INTEGER OPTIONAL,
+    signature AlgorithmIdentifier, issuer Name, thisUpdate Time, … }, signatureAlgorithm
+    SEQUENCE, signature BIT STRING }.
+
+    Only the shape is checked: a certificate has a SEQUENCE (its validity) where a revocation
+    list has its thisUpdate time, and a request has no time at all.
+    """
+    try:
+        _, start, end = _der._tlv(data, 0)
+        outer = _der._children(data, start, end)
+        if [tag for tag, _, _ in outer] != [0x30, 0x30, 0x03]:
+            return False
+        fields = _der._children(data, outer[0][1], outer[0][2])
+        i = 1 if fields and fields[0][0] == 0x02 else 0
+        tags = [tag for tag, _, _ in fields[i : i + 3]]
+        return tags == [0x30, 0x30, 0x17] or tags == [0x30, 0x30, 0x18]
+    except _der.DerError:
+        return False
+
+
 def _garbage_reason(data: bytes) -> str | None:
     """Why a file with a certificate-like name holds nothing usable (None: plain text)."""
     if not data.strip():
@@ -497,9 +606,9 @@ def parse_bytes(data: bytes, *, name: str = "") -> ParsedFile:
         name: the file's name; only used to decide whether unrecognisable content is worth
             reporting (a ``.crt`` full of garbage is, a ``.conf`` is not).
     """
-    suffix_hint = name.lower().endswith(CERT_LIKE_SUFFIXES)
     if b"-----BEGIN " in data:
         return _parse_pem(data)
+    suffix_hint = name.lower().endswith(CERT_LIKE_SUFFIXES)
     if data[:1] == b"\x30":
         return _parse_der(data, suffix_hint)
     reason = _garbage_reason(data) if suffix_hint else None

@@ -34,11 +34,12 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, TypeVar
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -47,7 +48,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPublicKeyTypes
 from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import ocsp
+from cryptography.x509.base import InvalidVersion
 from cryptography.x509.oid import (
     AuthorityInformationAccessOID,
     ExtendedKeyUsageOID,
@@ -57,7 +60,7 @@ from cryptography.x509.oid import (
 from core import __version__
 from core.findings import SEVERITY, relative_time, sort_findings
 from core.model import CertificateRecord, CrlFile, Finding, Inventory, Unreadable
-from core.parse import signed_by
+from core.parse import error_reason, signed_by
 from core.report import iso
 from core.text import visible
 
@@ -122,6 +125,15 @@ CRL_MAX_BYTES = 32 * 1024 * 1024
 SMALL_MAX_BYTES = 1024 * 1024
 """The largest OCSP answer or issuer certificate downloaded."""
 
+_T = TypeVar("_T")
+_UNREADABLE = (
+    ValueError,
+    TypeError,
+    UnsupportedAlgorithm,
+    x509.UnsupportedGeneralNameType,
+    x509.DuplicateExtension,
+)
+"""What cryptography raises for parts of a certificate it loaded but cannot read."""
 _MAX_URL = 2048
 _MAX_URLS_PER_KIND = 8  # a hostile certificate could list thousands
 _MAX_REDIRECTS = 4
@@ -195,7 +207,7 @@ def _crl_urls(cert: x509.Certificate) -> list[SourceUrl]:
         points = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
     except x509.ExtensionNotFound:
         return []
-    except ValueError:
+    except _UNREADABLE:
         return [SourceUrl("crl", "(unreadable extension)", "not checked: malformed extension")]
     out: list[SourceUrl] = []
     for point in points:
@@ -212,7 +224,7 @@ def _aia_urls(cert: x509.Certificate) -> list[SourceUrl]:
         access = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
     except x509.ExtensionNotFound:
         return []
-    except ValueError:
+    except _UNREADABLE:
         return [SourceUrl("ocsp", "(unreadable extension)", "not checked: malformed extension")]
     out: list[SourceUrl] = []
     for desc in access:
@@ -719,21 +731,47 @@ def _when(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _quietly(function: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+    """Call ``function`` with cryptography's deprecation warnings about malformed but
+    accepted certificates silenced: they are the machine's files, not the caller's code."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+        return function(*args, **kwargs)
+
+
+def _reason(exc: Exception) -> str:
+    """cryptography's message (ASN.1 errors in words), printable and short."""
+    return visible(error_reason(exc))[:200]
+
+
+def _load_crl(blob: bytes, *, pem: bool) -> x509.CertificateRevocationList:
+    """One CRL, with the fields every check reads parsed now, so that a damaged CRL fails
+    here (ValueError) and not in the middle of a check."""
+    try:
+        crl = x509.load_pem_x509_crl(blob) if pem else x509.load_der_x509_crl(blob)
+        crl.issuer.rfc4514_string()
+        _ = (crl.last_update_utc, crl.next_update_utc, crl.signature_hash_algorithm)
+        crl.extensions  # noqa: B018 -- parsed for its errors
+    except (ValueError, TypeError, InvalidVersion, UnsupportedAlgorithm) as exc:
+        raise ValueError(str(exc)) from None
+    return crl
+
+
 def _load_crls(data: bytes) -> tuple[list[x509.CertificateRevocationList], list[str]]:
     """The CRLs in PEM (one or more) or DER data, and a reason for each part that failed."""
     blocks = _PEM_CRL.findall(data)
     if not blocks:
         try:
-            return [x509.load_der_x509_crl(data)], []
-        except ValueError:
-            return [], ["not a certificate revocation list (neither PEM nor DER)"]
+            return [_load_crl(data, pem=False)], []
+        except ValueError as exc:
+            return [], [f"not a valid certificate revocation list ({_reason(exc)})"]
     crls: list[x509.CertificateRevocationList] = []
     errors: list[str] = []
     for i, block in enumerate(blocks):
         try:
-            crls.append(x509.load_pem_x509_crl(block))
-        except ValueError:
-            errors.append(f"CRL {i + 1} in the file is damaged and cannot be read")
+            crls.append(_load_crl(block, pem=True))
+        except ValueError as exc:
+            errors.append(f"CRL {i + 1} in the file is damaged and cannot be read ({_reason(exc)})")
     return crls, errors
 
 
@@ -975,6 +1013,8 @@ class _LocalCrl:
     path: str
     index: int
     crl: x509.CertificateRevocationList
+    issuer_der: bytes
+    """The CRL's issuer name in DER, compared with certificates' issuer names as bytes."""
 
 
 def _parse_local(
@@ -986,7 +1026,9 @@ def _parse_local(
     for path, data in files:
         shown = visible(path)
         found, errors = _load_crls(data)
-        crls.extend(_LocalCrl(shown, i, crl) for i, crl in enumerate(found))
+        crls.extend(
+            _LocalCrl(shown, i, crl, crl.issuer.public_bytes()) for i, crl in enumerate(found)
+        )
         unreadable.extend(Unreadable(shown, reason) for reason in errors)
     return crls, unreadable
 
@@ -1002,28 +1044,32 @@ def _local_checks(
     issuer: _Issuer | None,
     judge: _CrlJudge,
 ) -> list[_LocalUse]:
-    """The verdicts of the local CRLs issued under this certificate's issuer name."""
+    """The verdicts of the local CRLs (issued under this certificate's issuer name)."""
     out: list[_LocalUse] = []
     for item in local:
-        if item.crl.issuer != cert.issuer:
-            continue
         base = SourceCheck("crl-file", item.path, "not_checked")
-        out.append((item, sha256, judge.judge(base, item.crl, cert, issuer)))
+        try:
+            check = judge.judge(base, item.crl, cert, issuer)
+        except _UNREADABLE as exc:
+            check = replace(
+                base, verdict="invalid", error=f"the certificate cannot be looked up: {exc}"
+            )
+        out.append((item, sha256, check))
     return out
 
 
 def _file_summaries(
     local: Sequence[_LocalCrl],
-    certs: Iterable[x509.Certificate],
+    checked: Iterable[CertificateRecord],
     uses: Iterable[_LocalUse],
 ) -> tuple[CrlFileCheck, ...]:
     """What each local CRL applied to, and why it applied to nothing when it did not."""
-    issuers = [cert.issuer for cert in certs]
+    issuers = {record.cert.issuer_der for record in checked}
     by_crl: dict[int, list[tuple[str, SourceCheck]]] = {id(item): [] for item in local}
     for item, sha256, check in uses:
         by_crl[id(item)].append((sha256, check))
     return tuple(
-        _file_summary(item, by_crl[id(item)], item.crl.issuer in issuers) for item in local
+        _file_summary(item, by_crl[id(item)], item.issuer_der in issuers) for item in local
     )
 
 
@@ -1166,7 +1212,7 @@ def local_crl_checks(
     return RevocationReport(
         checked_at=now,
         results=tuple(sorted(results, key=lambda r: r.sha256)),
-        crl_files=_file_summaries(local, (p.cert for p in plans), uses),
+        crl_files=_file_summaries(local, (p.record for p in plans), uses),
         unreadable=tuple(unreadable),
     )
 
@@ -1462,7 +1508,11 @@ def _evaluate(
     uses: list[_LocalUse] = []
     for plan in plans:
         mine = _local_checks(plan.local, plan.sha256, plan.cert, plan.issuer, ctx.judge)
-        sources = _url_sources(plan, ctx) + [check for _, _, check in mine]
+        try:
+            online = _url_sources(plan, ctx)
+        except _UNREADABLE:
+            continue  # a certificate cryptography cannot fully read is left unchecked
+        sources = online + [check for _, _, check in mine]
         out.append(_result(plan.sha256, ctx.now, sources, plan.issuer, online=True))
         uses += mine
     return out, uses
@@ -1488,9 +1538,14 @@ def _plans(
         if _skipped(record):
             skipped.append(CertRevocation(record.sha256, now, "skipped"))
             continue
-        issuer = certs.issuer_of(record, cert)
-        mine = [item for item in local if item.crl.issuer == cert.issuer]
-        plans.append(_Plan(record, cert, _sources_of(cert), mine, issuer))
+        mine = [item for item in local if item.issuer_der == record.cert.issuer_der]
+        try:
+            issuer = certs.issuer_of(record, cert)
+            plans.append(_Plan(record, cert, _sources_of(cert), mine, issuer))
+        except _UNREADABLE:
+            # cryptography loads the certificate but cannot read some part of it: it
+            # cannot be checked, and the others still are.
+            continue
     return plans, skipped
 
 
@@ -1543,9 +1598,9 @@ async def check_revocation(
         raise ValueError("concurrency, request_timeout and time_limit must be positive")
     # Parsing big CRLs and verifying thousands of issuer signatures takes a while: keep the
     # event loop (and the UI) free.
-    local, unreadable = await asyncio.to_thread(_parse_local, local_crls)
+    local, unreadable = await asyncio.to_thread(_quietly, _parse_local, local_crls)
     certs = _Certs([*records, *issuers])
-    plans, skipped = await asyncio.to_thread(_plans, records, certs, local, now)
+    plans, skipped = await asyncio.to_thread(_quietly, _plans, records, certs, local, now)
     session = _Session(fetch or http_fetch, concurrency, request_timeout)
     try:
         limited = await _run_all(plans, session, time_limit)
@@ -1557,12 +1612,12 @@ async def check_revocation(
         now,
         f"not checked: the time limit of {time_limit:g} s was reached",
     )
-    checked, uses = await asyncio.to_thread(_evaluate, plans, ctx)
+    checked, uses = await asyncio.to_thread(_quietly, _evaluate, plans, ctx)
     return RevocationReport(
         checked_at=now,
         results=tuple(sorted([*checked, *skipped], key=lambda r: r.sha256)),
         fetches=session.summaries(ctx.not_finished),
-        crl_files=_file_summaries(local, (p.cert for p in plans), uses),
+        crl_files=_file_summaries(local, (p.record for p in plans), uses),
         unreadable=tuple(unreadable),
         time_limit_reached=limited,
     )
@@ -1603,7 +1658,7 @@ def apply_local_crls(inventory: Inventory) -> Inventory:
     if not inventory.crl_files:
         return inventory
     crls, failed = read_crl_files(inventory.crl_files)
-    report = local_crl_checks(inventory.certificates, crls, now=inventory.evaluated_at)
+    report = _quietly(local_crl_checks, inventory.certificates, crls, now=inventory.evaluated_at)
     results = report.by_sha256()
     certificates = tuple(
         with_revocation_findings(r, results[r.sha256]) if r.sha256 in results else r

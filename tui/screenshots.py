@@ -42,6 +42,7 @@ VIEWS: tuple[View, ...] = (
     View("required"),
     View("all", ("2",)),
     View("details", ("enter",), certificate="nginx-shop"),
+    View("revocation", ("R", "enter"), certificate="postfix-submission"),
     View("settings", ("4",)),
     View("help", ("question_mark",)),
     View("unreadable", ("U",)),

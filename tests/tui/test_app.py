@@ -339,5 +339,5 @@ async def test_header_fits_80_columns(tree: DemoTree) -> None:
         await scanned(pilot)
         header = lines(app.screen.query_one(StatusHeader))[0]
         assert "demo-server" in header
-        assert "✖ 11" in header
+        assert "✖ 12" in header
         assert header.rstrip().endswith(("unreadable", "2026-11-27"))

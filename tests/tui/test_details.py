@@ -137,12 +137,14 @@ async def test_every_section_of_a_used_certificate(
     assert f"(expires {relative_time(cert.not_after, NOW)})" in text
     assert f"Key           EC, {cert.key.bits} bits, curve {cert.key.curve}" in lines
     assert "No findings" in text
-    assert "Not checked yet: press R to check the CRLs and OCSP responders" in flat(text)
+    # The demo's CRL file of the issuing CA covers it: the scan judged it without a network.
+    assert "Status ✔ good" in flat(text)
+    assert "From the CRL files on this machine. Press R to check" in flat(text)
     # The chain as a tree: the leaf, its issuing CA, the root it is anchored at.
     names = [inventory.by_sha256()[sha].cert.display_name for sha in record.chain]
     assert len(names) == 3
     assert f"✔ {names[0]} · TLS server" in lines
-    assert f"└── ✔ {names[1]} · intermediate CA" in lines
+    assert f"└── ▲ {names[1]} · intermediate CA · crl_stale" in lines
     assert f"    └── ✔ {names[2]} · root CA · trust anchor" in lines
     for use in record.used_by:
         assert f"{use.consumer}  {use.config}:{use.line}" in text

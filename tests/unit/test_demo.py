@@ -177,6 +177,10 @@ def test_expectations_follow_from_the_certificates(tree: DemoTree) -> None:
         )
 
     others = [cert for fp, cert in found.items() if fp not in anchors]
+    crls = [
+        load_crl((tree.root / "etc/ssl/crl" / name).read_bytes())
+        for name in sorted(os.listdir(tree.root / "etc/ssl/crl"))
+    ]
 
     for demo in tree.certs:
         cert = found[demo.sha256]
@@ -226,11 +230,54 @@ def test_expectations_follow_from_the_certificates(tree: DemoTree) -> None:
                 codes.add("unused")
                 if codes & {"expired", "superseded"}:
                     codes.add("obsolete")
+        if cert.subject != cert.issuer:  # nothing can revoke a self-signed certificate
+            codes |= crl_codes(cert, crls, list(found.values()))
         if demo.label == "billing-master":
             codes -= {"expired", "expiring"}  # check_expiry = false in the settings
             codes.add("expiry_not_checked")
         assert codes == demo.expected - SERVICE_CODES, demo.label
         assert not (demo.required and "unused" in demo.expected), demo.label
+
+
+def load_crl(data: bytes) -> x509.CertificateRevocationList:
+    if data.startswith(b"-----BEGIN"):
+        return x509.load_pem_x509_crl(data)
+    return x509.load_der_x509_crl(data)
+
+
+def signs(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
+    key = issuer.public_key()
+    return isinstance(key, ec.EllipticCurvePublicKey | rsa.RSAPublicKey) and (
+        crl.is_signature_valid(key)
+    )
+
+
+def issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
+    try:
+        cert.verify_directly_issued_by(issuer)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def crl_codes(
+    cert: x509.Certificate,
+    crls: list[x509.CertificateRevocationList],
+    certs: list[x509.Certificate],
+) -> set[str]:
+    """``revoked``/``crl_stale`` from the CRLs signed by the certificate's real issuer."""
+    codes: set[str] = set()
+    for crl in crls:
+        if crl.issuer != cert.issuer:
+            continue
+        signers = [c for c in certs if c.subject == crl.issuer and signs(crl, c)]
+        if not any(issued_by(cert, c) for c in signers):
+            continue
+        if crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None:
+            codes.add("revoked")
+        elif crl.next_update_utc is not None and crl.next_update_utc < NOW:
+            codes.add("crl_stale")
+    return codes
 
 
 def load_names(cert: x509.Certificate) -> set[str]:
@@ -260,6 +307,8 @@ def test_every_finding_code_is_shown(tree: DemoTree) -> None:
         "duplicate",
         "unused",
         "obsolete",
+        "revoked",
+        "crl_stale",
     }
 
 
@@ -450,7 +499,10 @@ def test_files_that_are_not_certificates(tree: DemoTree) -> None:
     assert csr.startswith(b"-----BEGIN CERTIFICATE REQUEST-----")
     assert x509.load_pem_x509_csr(csr).is_signature_valid
     crl = x509.load_pem_x509_crl(host(tree, "/etc/ssl/crl/demo-corp-issuing-ca.crl").read_bytes())
-    assert len(list(crl)) == 1
+    assert len(list(crl)) == 2
+    stale = x509.load_der_x509_crl(host(tree, "/etc/ssl/crl/demo-corp-root-ca.crl").read_bytes())
+    assert stale.next_update_utc is not None
+    assert stale.next_update_utc < NOW
     assert len(load_all((local / "globex-partner-chain.p7b").read_bytes())) == 2
     der = (local / "printer.demo.example.der").read_bytes()
     assert x509.load_der_x509_certificate(der)

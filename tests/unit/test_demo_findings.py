@@ -50,7 +50,8 @@ def test_each_demo_certificate_has_exactly_its_codes_and_required_flag(
 def test_every_finding_code_appears_in_the_demo(scanned: tuple[DemoTree, Inventory]) -> None:
     _, inv = scanned
     shown = {f.code for r in inv.certificates for f in r.findings}
-    assert shown == set(SEVERITY)
+    # Only an online check can find that no CRL or OCSP server answers; the scan never connects.
+    assert shown == set(SEVERITY) - {"revocation_unreachable"}
 
 
 def test_demo_consumers_and_chains(scanned: tuple[DemoTree, Inventory]) -> None:

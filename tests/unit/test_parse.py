@@ -172,16 +172,55 @@ def test_files_without_certificate_material_are_ignored(data: bytes, filename: s
     assert not parse_bytes(data, name=filename).relevant
 
 
-def test_csr_crl_and_public_key_are_ignored_silently() -> None:
+def test_csr_and_public_key_are_ignored_silently() -> None:
     pub = (
         ec_key(4)
         .public_key()
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
-    for data in (_csr(), _crl(), pub):
+    for data in (_csr(), pub):
         assert not parse_bytes(data, name="thing.pem").relevant
         der = base64.b64decode(b"".join(data.splitlines()[1:-1]))
         assert not parse_bytes(der, name="thing.der").relevant
+
+
+def test_revocation_lists_are_recognised_by_shape_pem_and_der() -> None:
+    pem = _crl()
+    der = base64.b64decode(b"".join(pem.splitlines()[1:-1]))
+    for data, filename in ((pem, "ca.crl.pem"), (der, "ca.crl"), (der + b"\n", "no-suffix")):
+        parsed = parse_bytes(data, name=filename)
+        assert parsed.crl
+        assert (parsed.certs, parsed.keys, parsed.problems) == ((), (), ())
+        assert parsed.relevant
+    # Real-world lists: version 1 without the version field, GeneralizedTime, many entries.
+    for name_ in ("crl_empty_no_sequence.der", "crl_almost_10k.pem", "crl_ian_aia_aki.pem"):
+        assert parse_bytes((VECTORS / "x509" / "custom" / name_).read_bytes()).crl, name_
+
+
+def test_a_file_with_certificates_and_a_revocation_list_yields_both() -> None:
+    a = make("with-crl.example")
+    parsed = parse_bytes(a.pem + _crl() + a.key_pem, name="everything.pem")
+    assert parsed.crl
+    assert [c.facts.sha256 for c in parsed.certs] == [a.sha256]
+    assert len(parsed.keys) == 1
+    assert parsed.problems == ()
+
+
+def test_only_complete_revocation_lists_count() -> None:
+    pem = _crl()
+    truncated = pem[: len(pem) // 2]
+    assert parse_bytes(truncated, name="cut.crl") == parse_bytes(b"")  # neither list nor problem
+    # A certificate, a request and a bare sequence are not revocation lists.
+    a = make("not-a-crl.example")
+    request = base64.b64decode(b"".join(_csr().splitlines()[1:-1]))
+    for data in (a.der, request, bytes.fromhex("3006020101020102")):
+        assert not parse_bytes(data, name="x.der").crl
+
+
+def test_enveloped_pkcs7_is_a_problem_not_a_crash() -> None:
+    data = (VECTORS / "pkcs7" / "enveloped.pem").read_bytes()
+    (problem,) = parse_bytes(data, name="enveloped.pem").problems
+    assert problem.startswith("PKCS7 block at line 1: not a valid PKCS#7 bundle (")
 
 
 def test_der_with_a_trailing_newline_or_zero_bytes_in_the_signature() -> None:

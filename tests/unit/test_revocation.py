@@ -789,8 +789,14 @@ def test_local_crl_files_that_are_not_crls_or_cover_nothing_are_explained() -> N
     report = local_crl_checks(_local_records(w), _local_files(w), now=NOW)
 
     assert [(u.path, u.reason) for u in report.unreadable] == [
-        ("/etc/ssl/crl/garbage.crl", "not a certificate revocation list (neither PEM nor DER)"),
-        ("/etc/ssl/crl/damaged.pem", "CRL 2 in the file is damaged and cannot be read"),
+        (
+            "/etc/ssl/crl/garbage.crl",
+            "not a valid certificate revocation list (malformed DER: an unexpected field)",
+        ),
+        (
+            "/etc/ssl/crl/damaged.pem",
+            "CRL 2 in the file is damaged and cannot be read (malformed DER: an unexpected field)",
+        ),
     ]
     files = {(c.path, c.index): c for c in report.crl_files}
     assert set(files) == {
@@ -913,7 +919,9 @@ def test_json_form_is_deterministic_and_names_files_by_path() -> None:
     assert "url" not in source
     assert first["unreadable"][0] == {
         "path": "/etc/ssl/crl/damaged.pem",
-        "reason": "CRL 2 in the file is damaged and cannot be read",
+        "reason": (
+            "CRL 2 in the file is damaged and cannot be read (malformed DER: an unexpected field)"
+        ),
     }
 
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
+import signal
 import socket
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 
 from core.model import Inventory, StoreKind
 from core.scan import (
@@ -103,14 +106,14 @@ def test_unreadable_folder_is_reported_and_the_scan_goes_on(
     secret = str(tmp_path / "etc" / "secret")
     if os.geteuid() == 0:
         # root reads everything; simulate the kernel's answer for an unprivileged user.
-        real_scandir = os.scandir
+        real_open = os.open
 
-        def scandir(path: str) -> object:
-            if os.fspath(path) == secret:
+        def open_(path: str, flags: int, *args: object, **kwargs: object) -> int:
+            if path == secret and flags & os.O_DIRECTORY and not flags & getattr(os, "O_PATH", 0):
                 raise PermissionError(13, "Permission denied", path)
-            return real_scandir(path)
+            return real_open(path, flags, *args, **kwargs)  # type: ignore[arg-type]
 
-        monkeypatch.setattr(os, "scandir", scandir)
+        monkeypatch.setattr(os, "open", open_)
     else:
         os.chmod(secret, 0)
     try:
@@ -136,21 +139,31 @@ def test_large_files_special_files_and_non_utf8_names(tmp_path: Path) -> None:
     odd = make("odd-name.example")
     with open(os.fsencode(tmp_path / "etc") + b"/caf\xe9.pem", "wb") as fh:
         fh.write(odd.pem)
+
+    async def twice() -> tuple[Inventory, Inventory]:
+        # The first scan leaves the checks to the workers that read the files, a rescan
+        # makes them while walking: the same answers either way.
+        with Scanner(tmp_path, settings=small, parallel="thread") as scanner:
+            first = await scanner.scan(now=NOW)
+            return first, await scanner.scan(now=NOW)
+
     try:
-        inv = asyncio.run(
-            asyncio.wait_for(scan(tmp_path, now=NOW, settings=small, parallel="thread"), 30)
-        )
+        scans = asyncio.run(asyncio.wait_for(twice(), 30))
     finally:
         sock.close()
-    reasons = {u.path: u.reason for u in inv.unreadable}
-    assert reasons == {
-        "/etc/big.pem": f"skipped: {big_kib:.1f} KiB is larger than scan.max_file_size (4.0 KiB)",
-        "/etc/fifo.pem": "not a regular file (named pipe); not read",
-        "/etc/s.sock": "not a regular file (socket); not read",
-    }
-    (record,) = inv.certificates
-    assert record.sha256 == odd.sha256
-    assert record.locations[0].path == "/etc/caf\\xe9.pem"
+    for inv in scans:
+        reasons = {u.path: u.reason for u in inv.unreadable}
+        assert reasons == {
+            "/etc/big.pem": (
+                f"skipped: {big_kib:.1f} KiB is larger than scan.max_file_size (4.0 KiB)"
+            ),
+            "/etc/fifo.pem": "not a regular file (named pipe); not read",
+            "/etc/s.sock": "not a regular file (socket); not read",
+        }
+        (record,) = inv.certificates
+        assert record.sha256 == odd.sha256
+        assert record.locations[0].path == "/etc/caf\\xe9.pem"
+        assert inv.files_scanned == 1  # the files left out are not counted
 
 
 def test_private_keys_pair_by_public_key_with_mode_and_encryption(tmp_path: Path) -> None:
@@ -349,9 +362,11 @@ def test_parse_cache_lets_a_new_scanner_skip_unchanged_files(
     parsed: list[str] = []
     real = scan_module._parse_files
 
-    def counting(items: list[tuple[str, str]]) -> list[object]:
-        parsed.extend(name for _, name in items)
-        return real(items)  # type: ignore[return-value]
+    def counting(
+        items: list[tuple[str, str, bool, int | None]], checks: object = None
+    ) -> list[object]:
+        parsed.extend(name for _, name, _, _ in items)
+        return real(items, checks)  # type: ignore[arg-type, return-value]
 
     monkeypatch.setattr(scan_module, "_parse_files", counting)
 
@@ -383,3 +398,117 @@ def test_a_cache_others_could_write_or_garbage_is_ignored(tmp_path: Path) -> Non
     cache.chmod(0o600)
     cache.write_bytes(b"not a pickle")
     assert load_parse_cache(cache, "/") == {}
+
+
+def _crl_pem(issuer_cn: str = "CRL Issuer") -> bytes:
+    ca = make(issuer_cn, ca=True)
+    return (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca.cert.subject)
+        .last_update(NOW)
+        .next_update(NOW + timedelta(days=7))
+        .sign(ca.key, hashes.SHA256())
+        .public_bytes(serialization.Encoding.PEM)
+    )
+
+
+def _der_of(pem: bytes) -> bytes:
+    return base64.b64decode(b"".join(pem.splitlines()[1:-1]))
+
+
+def test_revocation_lists_are_listed_by_path_and_never_unreadable(tmp_path: Path) -> None:
+    crl = _crl_pem()
+    both = make("with-crl.example")
+    write(tmp_path, "/etc/ssl/crl/ca.crl.pem", crl)
+    write(tmp_path, "/etc/pki/revoked.crl", _der_of(crl))  # DER, a name the scan ignores
+    write(tmp_path, "/etc/app/chain-and-crl.pem", both.pem + crl)
+    write(tmp_path, "/etc/app/nginx.conf", b"server { listen 443 ssl; }\n")
+    (tmp_path / "etc/ssl/crl/5a1b2c3d.r0").symlink_to("ca.crl.pem")
+
+    for parallel in ("thread", "process"):
+        inv = run(tmp_path, parallel=parallel)
+        assert [(c.path, c.os_path) for c in inv.crl_files] == [
+            ("/etc/app/chain-and-crl.pem", str(tmp_path / "etc/app/chain-and-crl.pem")),
+            ("/etc/pki/revoked.crl", str(tmp_path / "etc/pki/revoked.crl")),
+            ("/etc/ssl/crl/5a1b2c3d.r0", str(tmp_path / "etc/ssl/crl/ca.crl.pem")),
+            ("/etc/ssl/crl/ca.crl.pem", str(tmp_path / "etc/ssl/crl/ca.crl.pem")),
+        ]
+        assert inv.unreadable == ()
+        assert [r.sha256 for r in inv.certificates] == [both.sha256]  # the file yields both
+
+
+def test_revocation_lists_follow_rescans_and_the_parse_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import core.scan as scan_module
+
+    root = tmp_path / "root"
+    first_crl = write(root, "/etc/ssl/crl/one.crl", _der_of(_crl_pem("One CA")))
+    write(root, "/etc/ssl/certs/leaf.pem", make("leaf.example").pem)
+    cache = tmp_path / "cache" / "parsed.pickle"
+
+    async def scans() -> list[Inventory]:
+        out = []
+        with Scanner(root, parallel="thread", cache_path=cache) as scanner:
+            out.append(await scanner.scan(now=NOW))
+            out.append(await scanner.scan(now=NOW))  # nothing changed
+            write(root, "/etc/ssl/crl/two.crl.pem", _crl_pem("Two CA"))
+            out.append(await scanner.scan(now=NOW))  # a list added
+            first_crl.unlink()
+            out.append(await scanner.scan(now=NOW))  # a list removed
+
+        def nothing_to_parse(items: list[object], checks: object = None) -> list[object]:
+            assert items == []
+            return []
+
+        monkeypatch.setattr(scan_module, "_parse_files", nothing_to_parse)
+        with Scanner(root, parallel="thread", cache_path=cache) as scanner:
+            out.append(await scanner.scan(now=NOW))  # a new run, from the parse cache
+        return out
+
+    first, same, added, removed, cached = (
+        [c.path for c in inv.crl_files] for inv in asyncio.run(scans())
+    )
+    assert first == same == ["/etc/ssl/crl/one.crl"]
+    assert added == ["/etc/ssl/crl/one.crl", "/etc/ssl/crl/two.crl.pem"]
+    assert removed == cached == ["/etc/ssl/crl/two.crl.pem"]
+
+
+def test_a_stopped_scan_leaves_the_worker_processes_ready_for_the_next(tmp_path: Path) -> None:
+    made = [make(f"w{i}.example") for i in range(3)]
+    for i in range(300):
+        write(tmp_path, f"/etc/many/d{i % 6}/c{i}.pem", made[i % 3].pem)
+
+    async def stop_then_scan() -> Inventory:
+        with Scanner(tmp_path, parallel="process") as scanner:
+            events = scanner.events(now=NOW)
+            async for event in events:
+                if isinstance(event, CertificatesFound):
+                    break  # batches are still being parsed: their answers must not leak
+            await events.aclose()  # type: ignore[attr-defined]
+            return await scanner.scan(now=NOW)
+
+    inv = asyncio.run(asyncio.wait_for(stop_then_scan(), 60))
+    assert sorted(r.sha256 for r in inv.certificates) == sorted(m.sha256 for m in made)
+    assert sum(len(r.locations) for r in inv.certificates) == 300
+    assert inv.files_scanned == 300
+
+
+def test_a_worker_process_that_dies_fails_the_scan_instead_of_hanging(tmp_path: Path) -> None:
+    for i in range(50):
+        write(tmp_path, f"/etc/p/c{i}.pem", make(f"dies{i}.example").pem)
+
+    async def scan_with_dead_workers() -> None:
+        with Scanner(tmp_path, parallel="process") as scanner:
+            scanner._start_pool()
+            assert scanner._pool_ready is not None
+            pool = await asyncio.wrap_future(scanner._pool_ready)
+            for worker in pool.workers:
+                pid = worker.process.pid
+                assert pid is not None
+                os.kill(pid, signal.SIGKILL)
+                worker.process.join(10)
+            await scanner.scan(now=NOW)
+
+    with pytest.raises(RuntimeError, match="worker process"):
+        asyncio.run(asyncio.wait_for(scan_with_dead_workers(), 60))

@@ -66,10 +66,15 @@ def test_every_vector_file_is_read_or_reported_and_nothing_hangs() -> None:
     assert _oracle() <= ours
     # The counts for this pinned version of the vectors.
     assert len(inv.certificates) == 524
-    assert len(inv.unreadable) == 10
+    # Ten certificate and key files, and five CRLs cryptography refuses to read.
+    assert len(inv.unreadable) == 15
+    assert len(inv.crl_files) == 200
     assert sum(s.kind is StoreKind.PKCS12 for s in inv.stores) == 436
     assert all(u.reason for u in inv.unreadable)
     reasons = {u.path: u.reason for u in inv.unreadable}
+    assert reasons["/x509/custom/crl_bad_version.pem"] == (
+        "CRL 1 in the file is damaged and cannot be read (2 is not a valid CRL version)"
+    )
     assert reasons["/x509/custom/invalid_version.pem"] == (
         "CERTIFICATE block at line 1: not a valid certificate (7 is not a valid X509 version)"
     )
