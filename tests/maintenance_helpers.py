@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.demo import DemoTree, build_demo_tree
@@ -87,3 +87,20 @@ def password_file(folder: Path, secret: bytes = b"correct horse battery staple")
     path.write_bytes(secret + b"\n")
     path.chmod(0o600)
     return path
+
+
+def backed_up_demo(folder: Path, password: bytes) -> tuple[Demo, Path]:
+    """A demo tree in ``folder`` and one verified backup of it (in ``folder/backups``)."""
+    from core.backup import plan_backup, write_backup
+    from core.settings import BackupSettings
+
+    demo = demo_tree(folder)
+    plan = plan_backup(
+        demo.inventory,
+        root=demo.fs,
+        settings=replace(demo.settings, backup=BackupSettings(keep=10)),
+        settings_path=demo.tree.settings_path,
+        now=NOW,
+        destination=folder / "backups",
+    )
+    return demo, write_backup(plan, password).archive

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -12,12 +11,11 @@ import pytest
 from textual.pilot import Pilot
 from textual.worker import Worker
 
-from core.backup import BackupRun, backup_run_path, plan_backup, record_backup_run, write_backup
+from core.backup import BackupRun, backup_run_path, record_backup_run
 from core.demo import DemoTree
 from core.rootfs import RootFS
-from core.settings import BackupSettings
 from tests.certgen import NOW
-from tests.maintenance_helpers import demo_tree
+from tests.maintenance_helpers import backed_up_demo
 from tests.tui.harness import demo_app, lines, scanned, screen_text, until
 from tests.tui.wizards import at_step, closed, report, type_text
 from tui.app import CertdeckApp
@@ -31,18 +29,8 @@ WWW_KEY = "etc/nginx/ssl/www.key"
 @pytest.fixture(scope="module")
 def backups(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder with one verified backup of a demo tree."""
-    folder = tmp_path_factory.mktemp("source")
-    demo = demo_tree(folder)
-    plan = plan_backup(
-        demo.inventory,
-        root=demo.fs,
-        settings=replace(demo.settings, backup=BackupSettings(keep=10)),
-        settings_path=demo.tree.settings_path,
-        now=NOW,
-        destination=folder / "backups",
-    )
-    write_backup(plan, PASSWORD.encode())
-    return folder / "backups"
+    _, archive = backed_up_demo(tmp_path_factory.mktemp("source"), PASSWORD.encode())
+    return archive.parent
 
 
 def wizard_for(new: Path, backups: Path, quarantine: Path) -> RestoreWizard:

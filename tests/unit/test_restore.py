@@ -9,18 +9,22 @@ import signal
 import stat
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from core.backup import BackedUpFile, BackupContents, plan_backup, read_backup, write_backup
+from core.backup import BackedUpFile, BackupContents, read_backup
 from core.quarantine import list_entries, plan_restore, restore
 from core.restore import BackupRestoreResult, plan_backup_restore, restore_backup
 from core.rootfs import RootFS
-from core.settings import BackupSettings
 from tests.certgen import NOW
-from tests.maintenance_helpers import Demo, demo_tree, password_file, scan_tree, snapshot
+from tests.maintenance_helpers import (
+    Demo,
+    backed_up_demo,
+    password_file,
+    scan_tree,
+    snapshot,
+)
 from tui.cli import main
 
 PASSWORD = b"correct horse battery staple"
@@ -38,17 +42,7 @@ def _isolated_state(
 @pytest.fixture(scope="module")
 def backed_up(tmp_path_factory: pytest.TempPathFactory) -> tuple[Demo, Path]:
     """The demo tree and one verified backup of it (made once: backups take a moment)."""
-    folder = tmp_path_factory.mktemp("source")
-    demo = demo_tree(folder)
-    plan = plan_backup(
-        demo.inventory,
-        root=demo.fs,
-        settings=replace(demo.settings, backup=BackupSettings(keep=10)),
-        settings_path=demo.tree.settings_path,
-        now=NOW,
-        destination=folder / "backups",
-    )
-    return demo, write_backup(plan, PASSWORD).archive
+    return backed_up_demo(tmp_path_factory.mktemp("source"), PASSWORD)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -76,12 +76,6 @@ def quarantine_folder(root: RootFS, *, demo: bool = False) -> Path:
     if demo:
         return Path(root.host(f"{SYSTEM_STATE_DIRECTORY}/quarantine"))
     return default_quarantine_directory(root)
-
-
-def _clock(given: datetime | None, app_clock: datetime | None) -> datetime:
-    if given is not None:
-        return given
-    return app_clock if app_clock is not None else datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,7 +314,7 @@ class CleanupWizard(WizardScreen[CleanupOutcome]):
 
     @work(exclusive=True, group=_APPLY, exit_on_error=False, description="clean-up")
     async def _apply(self, plan: CleanupPlan) -> CleanupResult:
-        now = _clock(self.now, self.certdeck.fixed_now)
+        now = self.now if self.now is not None else self.certdeck.clock()
         return await asyncio.to_thread(
             apply_cleanup, plan, now=now, cancelled=self.cancel_write.is_set
         )
@@ -429,7 +423,7 @@ class UndoCleanupScreen(WizardScreen[RestoreResult]):
 
     @work(exclusive=True, group=_UNDO, exit_on_error=False, description="undo")
     async def _restore(self, plan: RestorePlan) -> RestoreResult:
-        now = _clock(self.now, self.certdeck.fixed_now)
+        now = self.now if self.now is not None else self.certdeck.clock()
         return await asyncio.to_thread(restore, plan, now=now)
 
     def next_step(self) -> None:

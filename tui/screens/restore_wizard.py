@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
@@ -151,10 +151,7 @@ class RestoreWizard(WizardScreen[RestoreOutcome]):
         ]
 
     def _clock(self) -> datetime:
-        if self.now is not None:
-            return self.now
-        fixed = self.certdeck.fixed_now
-        return fixed if fixed is not None else datetime.now(UTC)
+        return self.now if self.now is not None else self.certdeck.clock()
 
     def steps_ahead(self) -> list[str]:
         steps = list(self.STEPS)
