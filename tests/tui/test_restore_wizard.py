@@ -190,3 +190,28 @@ async def test_the_settings_tab_shows_the_schedule_and_the_last_backup(
         assert "schedule: not scheduled" in text
         assert "newest: none" in text
         assert "last run: 2026-11-27 12:00:00Z FAILED: the folder is full" in text
+
+
+async def test_a_backup_already_in_place_has_nothing_to_restore(
+    tree: DemoTree, tmp_path: Path, backups: Path
+) -> None:
+    new = tmp_path / "new"
+    new.mkdir()
+    app = demo_app(tree)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await scanned(pilot)
+        first = wizard_for(new, backups, tmp_path / "q")
+        await push(pilot, first)
+        await to_plan(pilot, first)
+        await pilot.press("enter")
+        await at_step(pilot, first, "summary")
+        await pilot.press("enter")
+        await closed(pilot)
+        again = wizard_for(new, backups, tmp_path / "q")
+        await push(pilot, again)
+        plan = await to_plan(pilot, again)
+        assert "33 already in place; 6 skipped" in plan
+        assert again.message == "Everything in the backup is already in place; esc closes."
+        await pilot.press("enter")
+        assert again.step == "plan"
+        assert again.message == "Nothing to restore: everything is in place or left as it is."

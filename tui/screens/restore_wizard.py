@@ -261,7 +261,10 @@ class RestoreWizard(WizardScreen[RestoreOutcome]):
             count = len(result.writes)
             differing = len(result.replacements)
             note = f"; {differing} differ and stay unless ticked below" if differing else ""
-            self.say(f"⏎ restores {count} file{'s' if count != 1 else ''}{note}.")
+            if count or differing:
+                self.say(f"⏎ restores {count} file{'s' if count != 1 else ''}{note}.")
+            else:
+                self.say("Everything in the backup is already in place; esc closes.", "success")
         elif group == _WRITE and isinstance(result, BackupRestoreResult):
             self.outcome = RestoreOutcome(result)
             view = self.query_one("#summary-report", ReportView)
