@@ -984,7 +984,7 @@ def _members(path: Path) -> tuple[dict[str, bytes], str]:
                 last = name
     except tarfile.ReadError as exc:
         if not members:
-            raise NotABackup(f"{shown} is not a tar archive ({exc})") from None
+            raise NotABackup(f"{shown} is not a tar archive") from None
         raise BackupDamaged(f"{shown} is damaged after the member {visible(last)}: {exc}") from None
     except OSError as exc:
         raise NotABackup(f"cannot read {shown}: {exc.strerror or exc}") from None

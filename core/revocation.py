@@ -1197,7 +1197,11 @@ def local_crl_checks(
     """
     _check_now(now)
     local, unreadable = _parse_local(crls)
-    plans, _ = _plans(records, _Certs([*records, *issuers]), local, now)
+    # Only certificates issued under a CRL's issuer name can get a verdict: the others are
+    # not even loaded (an inventory has thousands, a machine a handful of CRLs).
+    named = {item.issuer_der for item in local}
+    covered = [r for r in records if r.cert.issuer_der in named]
+    plans, _ = _plans(covered, _Certs([*records, *issuers]), local, now)
     judge = _CrlJudge(now)
     results: list[CertRevocation] = []
     uses: list[_LocalUse] = []

@@ -190,8 +190,11 @@ class CertdeckApp(App[None]):
         """Show a failure that stopped something, in a scrollable and copyable modal."""
         self.push_screen(ErrorScreen(title, message, details))
 
-    def clock(self) -> datetime:
-        """The fixed evaluation time when there is one, else the time now."""
+    def clock(self, given: datetime | None = None) -> datetime:
+        """``given`` when there is one (a wizard's own time), else the fixed evaluation time
+        when there is one, else the time now."""
+        if given is not None:
+            return given
         return self.fixed_now if self.fixed_now is not None else datetime.now(UTC)
 
     @property

@@ -125,9 +125,6 @@ class BackupWizard(WizardScreen[BackupOutcome]):
             self.say("Planning…")
             self._plan()
 
-    def _clock(self) -> datetime:
-        return self.now if self.now is not None else self.certdeck.clock()
-
     def steps_ahead(self) -> list[str]:
         steps = list(self.STEPS)
         if self.password_file is not None:
@@ -172,7 +169,7 @@ class BackupWizard(WizardScreen[BackupOutcome]):
             root=self.root,
             settings=self.settings,
             settings_path=self.settings_path,
-            now=self._clock(),
+            now=self.certdeck.clock(self.now),
             destination=self.destination,
         )
 
@@ -189,13 +186,13 @@ class BackupWizard(WizardScreen[BackupOutcome]):
             )
         except CertdeckError as exc:
             if exc.title != "Cancelled":
-                await self._record(BackupRun(self._clock(), False, exc.message))
+                await self._record(BackupRun(self.certdeck.clock(self.now), False, exc.message))
             raise
         warnings = len(result.warnings)
         note = f"; {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""
         await self._record(
             BackupRun(
-                self._clock(),
+                self.certdeck.clock(self.now),
                 True,
                 "written and verified" + note,
                 archive=result.shown,

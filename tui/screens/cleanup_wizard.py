@@ -314,7 +314,7 @@ class CleanupWizard(WizardScreen[CleanupOutcome]):
 
     @work(exclusive=True, group=_APPLY, exit_on_error=False, description="clean-up")
     async def _apply(self, plan: CleanupPlan) -> CleanupResult:
-        now = self.now if self.now is not None else self.certdeck.clock()
+        now = self.certdeck.clock(self.now)
         return await asyncio.to_thread(
             apply_cleanup, plan, now=now, cancelled=self.cancel_write.is_set
         )
@@ -423,7 +423,7 @@ class UndoCleanupScreen(WizardScreen[RestoreResult]):
 
     @work(exclusive=True, group=_UNDO, exit_on_error=False, description="undo")
     async def _restore(self, plan: RestorePlan) -> RestoreResult:
-        now = self.now if self.now is not None else self.certdeck.clock()
+        now = self.certdeck.clock(self.now)
         return await asyncio.to_thread(restore, plan, now=now)
 
     def next_step(self) -> None:

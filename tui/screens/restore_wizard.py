@@ -150,9 +150,6 @@ class RestoreWizard(WizardScreen[RestoreOutcome]):
             for number, a in enumerate(self.archives)
         ]
 
-    def _clock(self) -> datetime:
-        return self.now if self.now is not None else self.certdeck.clock()
-
     def steps_ahead(self) -> list[str]:
         steps = list(self.STEPS)
         if self.password_file is not None:
@@ -243,7 +240,7 @@ class RestoreWizard(WizardScreen[RestoreOutcome]):
             restore_backup,
             plan,
             quarantine=self.quarantine,
-            now=self._clock(),
+            now=self.certdeck.clock(self.now),
             replace_files=replace_files,
             cancelled=self.cancel_write.is_set,
         )
